@@ -1,0 +1,91 @@
+"""Password hashing (argon2), access tokens (JWT) and opaque secrets stored only as hashes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from companion.errors import Unauthorized
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the timing of "unknown email" close to "wrong password".
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+API_KEY_PREFIX = "cc_"
+
+
+async def hash_password(password: str) -> str:
+    """Argon2id hash of a password, computed off the event loop."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """Whether the password matches; always spends the same work even without a hash."""
+
+    def _verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(_verify)
+
+
+def create_access_token(
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    secret: str,
+    algorithm: str,
+    lifetime: timedelta,
+    session_family: uuid.UUID | None = None,
+    scopes: list[str] | None = None,
+) -> tuple[str, datetime]:
+    """A signed access token and its expiry."""
+    now = datetime.now(UTC)
+    expires_at = now + lifetime
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role,
+        "type": "access",
+        "iat": now,
+        "exp": expires_at,
+        "jti": secrets.token_hex(8),
+    }
+    if session_family is not None:
+        claims["sid"] = str(session_family)
+    if scopes is not None:
+        claims["scope"] = " ".join(scopes)
+    return jwt.encode(claims, secret, algorithm=algorithm), expires_at
+
+
+def decode_access_token(token: str, *, secret: str, algorithm: str) -> dict[str, Any]:
+    """The claims of a valid access token; expired or forged tokens raise Unauthorized."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=[algorithm], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise Unauthorized("The access token has expired.") from error
+    except jwt.InvalidTokenError as error:
+        raise Unauthorized("The access token is invalid.") from error
+    if claims.get("type") != "access":
+        raise Unauthorized("The access token is invalid.")
+    return claims
+
+
+def new_secret(prefix: str = "") -> str:
+    """A fresh random secret for refresh tokens and API keys."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def hash_secret(value: str) -> str:
+    """The stored form of an opaque secret (high-entropy, so a plain SHA-256 suffices)."""
+    return hashlib.sha256(value.encode()).hexdigest()

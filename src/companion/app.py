@@ -1,0 +1,64 @@
+"""The application factory: one FastAPI app serving the API (and, later, the MCP server and web app)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from companion.accounts.router import router as accounts_router
+from companion.cache import create_cache
+from companion.config import Settings, get_settings
+from companion.db import create_engine, create_sessionmaker
+from companion.error_handlers import install_error_handlers
+from companion.observability import RequestIdMiddleware, configure_logging
+from companion.ops.router import router as ops_router
+from companion.ratelimit import RateLimiter
+
+API_DESCRIPTION = """Course Companion serves a course verbatim, searches it, grades quizzes, and tracks
+progress and streaks for learners, through this API and through AI assistants (MCP).
+
+Every error has the body `{"error": {"code", "message", "details"}}`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for the given settings (the process settings by default)."""
+    settings = settings or get_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.cache = create_cache(settings.redis_url)
+        app.state.limiter = RateLimiter(settings.redis_url)
+        try:
+            yield
+        finally:
+            await app.state.cache.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Course Companion",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "ETag"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(ops_router)
+    app.include_router(accounts_router)
+    return app

@@ -1,0 +1,123 @@
+"""The `companion` command line: serve, migrate, users, content, index, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from companion.config import get_settings
+from companion.db import standalone_session
+
+app = typer.Typer(
+    help="Course Companion: an AI-native course companion (API, MCP server, web textbook).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+users_app = typer.Typer(help="Manage accounts: administrators and subscription tiers.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations to COMPANION_DATABASE_URL (SQLite under ./data/ by default)."""
+    from companion.migrations import upgrade_to_head
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(settings.resolved_database_url)
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL deployments).")] = 1,
+    prepare: Annotated[
+        bool, typer.Option(help="Migrate and load the shipped courses before serving.")
+    ] = True,
+) -> None:
+    """Serve the API, the MCP server and the web app; on a fresh data dir, set everything up first."""
+    from companion.bootstrap import prepare_data
+
+    settings = get_settings()
+    if prepare:
+        prepare_data(settings, echo=typer.echo)
+    typer.echo(f"Course Companion is listening on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(
+        "companion.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@users_app.command("create-admin")
+def create_admin(
+    email: str,
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."),
+    ],
+    full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Create an administrator account (or promote an existing one)."""
+    from companion.accounts import service as accounts_service
+    from companion.accounts.schemas import UserCreate
+
+    try:
+        UserCreate.model_validate(
+            {
+                "email": email,
+                "password": password,
+                "software_experience": "advanced",
+                "hardware_experience": "none",
+            }
+        )
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+    async def _run() -> str:
+        async with standalone_session(get_settings().resolved_database_url) as session:
+            user = await accounts_service.create_admin(
+                session, email=email, password=password, full_name=full_name
+            )
+            return user.email
+
+    typer.echo(f"{asyncio.run(_run())} is an administrator.")
+
+
+@users_app.command("set-tier")
+def set_tier(
+    email: str,
+    tier: Annotated[str, typer.Argument(help="free, premium, pro or team.")],
+) -> None:
+    """Change a user's subscription tier (following the upgrade/downgrade rules)."""
+    from companion.accounts import service as accounts_service
+    from companion.billing import service as billing_service
+    from companion.errors import CompanionError
+
+    if tier not in billing_service.TIER_ORDER:
+        typer.echo(f"error: unknown tier '{tier}'; choose one of free, premium, pro, team.", err=True)
+        raise typer.Exit(2)
+
+    async def _run() -> None:
+        async with standalone_session(get_settings().resolved_database_url) as session:
+            user = await accounts_service.get_user_by_email(session, email)
+            if user is None:
+                raise CompanionError(f"No account with email {email}.")
+            await billing_service.change_tier(session, user=user, tier=tier)
+
+    try:
+        asyncio.run(_run())
+    except CompanionError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"{email} is now on the {tier} tier.")

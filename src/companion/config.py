@@ -1,0 +1,115 @@
+"""One settings object for the whole service, read once from `COMPANION_*` variables and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository's shipped courses; used when no content source is configured.
+SHIPPED_COURSES_DIR = Path(__file__).resolve().parents[2] / "courses"
+
+
+class Settings(BaseSettings):
+    """Every tunable of Course Companion; the defaults run everything embedded under `./data/`."""
+
+    model_config = SettingsConfigDict(env_prefix="COMPANION_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+
+    # Relational data: SQLite under data_dir unless a URL is given.
+    database_url: str | None = None
+    database_echo: bool = False
+
+    # Cache: Redis when a URL is given, an in-process TTL cache otherwise.
+    redis_url: str | None = None
+
+    # Content: where course packs are authored and where published versions live.
+    content_source: Path = SHIPPED_COURSES_DIR
+    content_store: Literal["local", "s3"] = "local"
+    content_store_dir: Path | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = "companion"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "auto"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    # Search: embedded Qdrant on disk unless a server URL is given.
+    qdrant_path: Path | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    embedding_provider: Literal["minilm", "openai", "none"] = "minilm"
+    openai_api_key: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    rrf_k: int = 60
+    rrf_lexical_weight: float = 1.0
+    rrf_semantic_weight: float = 1.0
+
+    # Accounts and tokens.
+    jwt_secret: str | None = None
+    jwt_algorithm: str = "HS256"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    login_attempts_per_minute: int = 5
+
+    # HTTP.
+    cors_origins: list[str] = Field(default_factory=list)
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    public_base_url: str = "http://127.0.0.1:8000"
+    record_client_ip: bool = False
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        if self.environment == "production" and not self.jwt_secret:
+            raise ValueError("COMPANION_JWT_SECRET must be set when COMPANION_ENVIRONMENT=production")
+        if self.jwt_secret is not None and len(self.jwt_secret) < 32:
+            raise ValueError("COMPANION_JWT_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'companion.db').resolve()}"
+
+    @property
+    def resolved_content_store_dir(self) -> Path:
+        """Where published content versions live on local disk."""
+        return self.content_store_dir or self.data_dir / "content"
+
+    @property
+    def resolved_qdrant_path(self) -> Path:
+        """Where the embedded Qdrant keeps its files."""
+        return self.qdrant_path or self.data_dir / "qdrant"
+
+    @property
+    def search_index_dir(self) -> Path:
+        """Where lexical indexes and index manifests are saved."""
+        return self.data_dir / "search"
+
+    def signing_secret(self) -> str:
+        """The JWT secret: explicit, or generated once and kept under the data dir for local use."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

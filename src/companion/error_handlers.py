@@ -1,0 +1,89 @@
+"""The one place errors become responses: every error body is `{"error": {code, message, details}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from companion.errors import CompanionError
+from companion.observability import request_id_var
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "email") -> "email"; ("query", "limit") -> "limit"
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(part) for part in location)
+
+
+async def _companion_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CompanionError)
+    headers = {"Retry-After": "60"} if error.status_code == 429 else None
+    return JSONResponse(error.to_body(), status_code=error.status_code, headers=headers)
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        {
+            "field": _field_name(item.get("loc", ())),
+            "message": item.get("msg", "invalid"),
+            "type": item["type"],
+        }
+        for item in error.errors()
+    ]
+    fields = ", ".join(dict.fromkeys(problem["field"] for problem in problems))
+    message = f"Invalid value for: {fields}." if fields else "The request is invalid."
+    return JSONResponse(_body("validation_error", message, {"errors": problems}), status_code=422)
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    message = error.detail if isinstance(error.detail, str) else "Request failed."
+    return JSONResponse(
+        _body(code, message), status_code=error.status_code, headers=getattr(error, "headers", None)
+    )
+
+
+async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=error)
+    return JSONResponse(
+        _body(
+            "internal_error",
+            "Something went wrong on our side; the request was not completed.",
+            {"request_id": request_id_var.get()},
+        ),
+        status_code=500,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every error in the one body shape."""
+    app.add_exception_handler(CompanionError, _companion_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

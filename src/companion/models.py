@@ -1,0 +1,29 @@
+"""Imports every domain's tables so Alembic and tests see the whole schema."""
+
+from companion.accounts.models import ApiKey, RefreshToken, User
+from companion.billing.models import Subscription
+from companion.db import Base
+from companion.llm.models import LLMUsage
+from companion.premium.models import PersonalizedContentCache, TranslationCache
+from companion.progress.models import ChapterProgress, LearningSession, Streak
+from companion.quizzes.models import QuizAttempt
+from companion.recommendations.models import LearningPathRecommendation
+from companion.tutor.models import ChatConversation, ChatMessage
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "ChapterProgress",
+    "ChatConversation",
+    "ChatMessage",
+    "LLMUsage",
+    "LearningPathRecommendation",
+    "LearningSession",
+    "PersonalizedContentCache",
+    "QuizAttempt",
+    "RefreshToken",
+    "Streak",
+    "Subscription",
+    "TranslationCache",
+    "User",
+]
