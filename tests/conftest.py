@@ -22,10 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion.app import create_app
 from companion.config import Settings
 from companion.db import Base, create_engine, create_sessionmaker
-from companion.migrations import upgrade_to_head
+from companion.bootstrap import prepare_data
 
 BACKEND = os.environ.get("COMPANION_TEST_DATABASE", "sqlite")
-POSTGRES_URL = os.environ.get("COMPANION_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "COMPANION_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("COMPANION_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -70,7 +72,7 @@ async def _check_redis(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Test settings on a fresh data dir and a freshly migrated database."""
+    """Test settings on a fresh data dir, a freshly migrated database and the shipped course published."""
     data_dir: Path = tmp_path_factory.mktemp("data")
     database_url: str | None = None
     redis_url: str | None = None
@@ -92,7 +94,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         jwt_secret="test-secret-" + "x" * 40,
         _env_file=None,  # type: ignore[call-arg]
     )
-    upgrade_to_head(test_settings.resolved_database_url)
+    # Migrated database plus the shipped course published to the test content store.
+    prepare_data(test_settings, echo=lambda _line: None)
     return test_settings
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from companion.accounts.router import router as accounts_router
 from companion.cache import create_cache
 from companion.config import Settings, get_settings
+from companion.content.service import ContentCatalog
+from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker
 from companion.error_handlers import install_error_handlers
 from companion.observability import RequestIdMiddleware, configure_logging
@@ -21,6 +25,19 @@ API_DESCRIPTION = """Course Companion serves a course verbatim, searches it, gra
 progress and streaks for learners, through this API and through AI assistants (MCP).
 
 Every error has the body `{"error": {"code", "message", "details"}}`."""
+
+
+logger = logging.getLogger(__name__)
+
+
+async def _refresh_content_forever(catalog: ContentCatalog, every_seconds: float) -> None:
+    """Poll the content store so a newly published version is served without a restart."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await catalog.refresh()
+        except Exception:  # a store hiccup must not stop future refreshes
+            logger.exception("content refresh failed; still serving the previous version")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,9 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = create_cache(settings.redis_url)
         app.state.limiter = RateLimiter(settings.redis_url)
+        catalog = ContentCatalog(store_from_settings(settings))
+        await catalog.refresh()
+        app.state.catalog = catalog
+        refresher = asyncio.create_task(_refresh_content_forever(catalog, settings.content_refresh_seconds))
         try:
             yield
         finally:
+            refresher.cancel()
             await app.state.cache.close()
             await engine.dispose()
 

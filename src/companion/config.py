@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     s3_region: str = "auto"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # How often each process looks for a newly published content version.
+    content_refresh_seconds: float = 30.0
 
     # Search: embedded Qdrant on disk unless a server URL is given.
     qdrant_path: Path | None = None

@@ -1,0 +1,1 @@
+"""The freemium gate: who may open which chapter, quiz or feature."""

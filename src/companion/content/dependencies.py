@@ -1,0 +1,27 @@
+"""Content dependencies: the catalogue, and the course pack named in the path (404 once, here)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from companion.content.schemas import ContentPack
+from companion.content.service import ContentCatalog
+
+
+def get_catalog(request: Request) -> ContentCatalog:
+    """The application's content catalogue."""
+    catalog: ContentCatalog = request.app.state.catalog
+    return catalog
+
+
+CatalogDep = Annotated[ContentCatalog, Depends(get_catalog)]
+
+
+def get_pack(course_id: str, catalog: CatalogDep) -> ContentPack:
+    """The current pack of the course in the path; unknown courses are 404."""
+    return catalog.pack(course_id)
+
+
+PackDep = Annotated[ContentPack, Depends(get_pack)]

@@ -1,0 +1,118 @@
+"""Serving published content: the catalogue of current course versions and cached chapter/quiz documents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from companion import cache as cache_keys
+from companion.cache import Cache
+from companion.content import publishing
+from companion.content.schemas import Chapter, ContentPack, Quiz
+from companion.content.store import ContentStore
+from companion.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+
+class ContentCatalog:
+    """The current published version of every course; a new version replaces the old in one swap."""
+
+    def __init__(self, store: ContentStore | None = None) -> None:
+        self._store = store
+        self._packs: dict[str, ContentPack] = {}
+
+    @classmethod
+    def from_packs(cls, packs: list[ContentPack]) -> ContentCatalog:
+        """A catalogue over packs already in memory (tests, benchmarks)."""
+        catalog = cls()
+        catalog._packs = {pack.course.id: pack for pack in packs}
+        return catalog
+
+    async def refresh(self) -> list[str]:
+        """Pick up newly published versions from the store; returns the course ids that changed."""
+        if self._store is None:
+            return []
+        store = self._store
+        current = dict(self._packs)
+        changed: list[str] = []
+        for course_id in await asyncio.to_thread(publishing.list_course_ids, store):
+            version = await asyncio.to_thread(publishing.current_version, store, course_id)
+            if version is None or (course_id in current and current[course_id].version == version):
+                continue
+            current[course_id] = await asyncio.to_thread(publishing.load_version, store, course_id, version)
+            changed.append(course_id)
+        if changed:
+            self._packs = current  # one assignment: readers see the old or the new catalogue, never a mix
+            logger.info("content versions loaded: %s", {cid: current[cid].version[:12] for cid in changed})
+        return changed
+
+    def packs(self) -> list[ContentPack]:
+        """Every course's current pack, in course-id order."""
+        return [self._packs[course_id] for course_id in sorted(self._packs)]
+
+    def pack(self, course_id: str) -> ContentPack:
+        """The current pack of a course; unknown courses raise NotFound."""
+        pack = self._packs.get(course_id)
+        if pack is None:
+            raise NotFound(f"No course '{course_id}'.", details={"course_id": course_id})
+        return pack
+
+
+def get_chapter(pack: ContentPack, chapter_id: str) -> Chapter:
+    """A chapter of the pack; unknown chapters raise NotFound."""
+    chapter = pack.chapter(chapter_id)
+    if chapter is None:
+        raise NotFound(
+            f"No chapter '{chapter_id}' in course '{pack.course.id}'.",
+            details={"course_id": pack.course.id, "chapter_id": chapter_id},
+        )
+    return chapter
+
+
+def get_quiz(pack: ContentPack, quiz_id: str) -> Quiz:
+    """A quiz of the pack; unknown quizzes raise NotFound."""
+    quiz = pack.quiz(quiz_id)
+    if quiz is None:
+        raise NotFound(
+            f"No quiz '{quiz_id}' in course '{pack.course.id}'.",
+            details={"course_id": pack.course.id, "quiz_id": quiz_id},
+        )
+    return quiz
+
+
+async def chapter_document(cache: Cache, pack: ContentPack, chapter_id: str) -> dict[str, Any]:
+    """The chapter as served (structured fields plus navigation), through the cache keyed by version."""
+    key = cache_keys.chapter_key(pack.course.id, pack.version, chapter_id)
+    cached = await cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    chapter = get_chapter(pack, chapter_id)
+    quiz = pack.quiz_for_chapter(chapter_id)
+    document = {
+        "course_id": pack.course.id,
+        "content_version": pack.version,
+        **chapter.model_dump(mode="json"),
+        "quiz_id": quiz.quiz_id if quiz else None,
+        "previous_chapter_id": pack.previous_chapter_id(chapter_id),
+        "next_chapter_id": pack.next_chapter_id(chapter_id),
+    }
+    await cache.set(key, document, cache_keys.CHAPTER_TTL)
+    return document
+
+
+async def learner_quiz_document(cache: Cache, pack: ContentPack, quiz_id: str) -> dict[str, Any]:
+    """The quiz as a learner sees it (never answers, rubrics or samples), through the cache."""
+    key = cache_keys.quiz_key(pack.course.id, pack.version, quiz_id)
+    cached = await cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    quiz = get_quiz(pack, quiz_id)
+    document = {
+        "course_id": pack.course.id,
+        "content_version": pack.version,
+        **quiz.for_learner().model_dump(mode="json"),
+    }
+    await cache.set(key, document, cache_keys.QUIZ_TTL)
+    return document
