@@ -10,7 +10,7 @@ from companion.content.schemas import ContentPack
 from companion.content.service import ContentCatalog
 
 
-def get_catalog(request: Request) -> ContentCatalog:
+async def get_catalog(request: Request) -> ContentCatalog:
     """The application's content catalogue."""
     catalog: ContentCatalog = request.app.state.catalog
     return catalog
@@ -19,7 +19,7 @@ def get_catalog(request: Request) -> ContentCatalog:
 CatalogDep = Annotated[ContentCatalog, Depends(get_catalog)]
 
 
-def get_pack(course_id: str, catalog: CatalogDep) -> ContentPack:
+async def get_pack(course_id: str, catalog: CatalogDep) -> ContentPack:
     """The current pack of the course in the path; unknown courses are 404."""
     return catalog.pack(course_id)
 

@@ -1,0 +1,1 @@
+"""Course content: typed content packs read from JSON or Markdown, validated, versioned and published."""

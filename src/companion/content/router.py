@@ -1,0 +1,266 @@
+"""Content endpoints: catalogue, outline, chapters, sections, navigation, learner quizzes, access checks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from companion.access import service as access_service
+from companion.accounts.dependencies import OptionalIdentity
+from companion.content import service as content_service
+from companion.content.dependencies import CatalogDep, PackDep
+from companion.content.http import cached_json, etag_for
+from companion.content.responses import (
+    Access,
+    AccessCheck,
+    ChapterNeighbour,
+    ChapterOutline,
+    ChapterRead,
+    CourseOutline,
+    CourseSummary,
+    QuizRead,
+    SectionLink,
+    SectionNeighbour,
+    SectionRead,
+    SectionSummary,
+)
+from companion.content.schemas import SectionRef
+from companion.dependencies import CacheDep
+from companion.errors import NotFound, ValidationFailed
+
+router = APIRouter(prefix="/api/v1", tags=["content"])
+
+
+def _access(decision: access_service.AccessDecision) -> Access:
+    return Access(
+        allowed=decision.allowed,
+        required_tier=decision.required_tier,
+        current_tier=decision.current_tier,
+        reason=decision.reason,
+    )
+
+
+def _link(ref: SectionRef | None) -> SectionLink | None:
+    if ref is None:
+        return None
+    return SectionLink(
+        chapter_id=ref.chapter.chapter_id, section_id=ref.section.section_id, title=ref.section.title
+    )
+
+
+@router.get("/courses", response_model=list[CourseSummary])
+async def list_courses(request: Request, catalog: CatalogDep) -> Response:
+    """The course catalogue; readable without an account."""
+    packs = catalog.packs()
+    body = [
+        CourseSummary(
+            course_id=pack.course.id,
+            title=pack.course.title,
+            description=pack.course.description,
+            language=pack.course.language,
+            chapter_count=len(pack.chapters),
+            free_chapter_count=sum(1 for chapter in pack.chapters if chapter.access_tier == "free"),
+            content_version=pack.version,
+        ).model_dump(mode="json")
+        for pack in packs
+    ]
+    return cached_json(
+        request, body, etag=etag_for("catalog", *(pack.version for pack in packs)), public=True
+    )
+
+
+@router.get("/courses/{course_id}", response_model=CourseOutline)
+async def course_outline(pack: PackDep, identity: OptionalIdentity) -> CourseOutline:
+    """The table of contents: per chapter, whether you may open it, the tier it needs, your progress."""
+    user = identity.user if identity else None
+    chapters = []
+    for chapter in pack.chapters:
+        quiz = pack.quiz_for_chapter(chapter.chapter_id)
+        chapters.append(
+            ChapterOutline(
+                chapter_id=chapter.chapter_id,
+                chapter_number=chapter.chapter_number,
+                title=chapter.title,
+                subtitle=chapter.subtitle,
+                module=chapter.module,
+                difficulty_level=chapter.difficulty_level,
+                estimated_time_minutes=chapter.estimated_time_minutes,
+                prerequisites=chapter.prerequisites,
+                access_tier=chapter.access_tier,
+                access=_access(access_service.check_chapter(user, chapter)),
+                quiz_id=quiz.quiz_id if quiz else None,
+                sections=[
+                    SectionSummary(
+                        section_id=section.section_id,
+                        title=section.title,
+                        anchor=section.anchor,
+                        estimated_time_minutes=section.estimated_time_minutes,
+                    )
+                    for section in chapter.sections
+                ],
+                progress=None,
+            )
+        )
+    return CourseOutline(
+        course_id=pack.course.id,
+        title=pack.course.title,
+        description=pack.course.description,
+        content_version=pack.version,
+        modules=pack.course.modules,
+        chapters=chapters,
+    )
+
+
+@router.get(
+    "/courses/{course_id}/chapters/{chapter_id}",
+    response_model=ChapterRead,
+    responses={403: {"description": "upgrade_required: the chapter needs a higher tier"}, 304: {}},
+)
+async def read_chapter(
+    chapter_id: str, request: Request, pack: PackDep, identity: OptionalIdentity, cache: CacheDep
+) -> Response:
+    """A chapter verbatim (Markdown plus structured fields); gated chapters need the right tier."""
+    chapter = content_service.get_chapter(pack, chapter_id)
+    access_service.check_chapter(identity.user if identity else None, chapter).enforce()
+    document = await content_service.chapter_document(cache, pack, chapter_id)
+    return cached_json(
+        request,
+        document,
+        etag=etag_for(pack.version, chapter_id),
+        public=chapter.access_tier == "free",
+    )
+
+
+@router.get("/courses/{course_id}/chapters/{chapter_id}/sections/{section_id}", response_model=SectionRead)
+async def read_section(
+    chapter_id: str, section_id: str, request: Request, pack: PackDep, identity: OptionalIdentity
+) -> Response:
+    """One section verbatim with links to the sections before and after it."""
+    chapter = content_service.get_chapter(pack, chapter_id)
+    section = chapter.section(section_id)
+    if section is None:
+        raise NotFound(
+            f"No section '{section_id}' in chapter '{chapter_id}'.",
+            details={"chapter_id": chapter_id, "section_id": section_id},
+        )
+    access_service.check_chapter(identity.user if identity else None, chapter).enforce()
+    body = SectionRead(
+        course_id=pack.course.id,
+        content_version=pack.version,
+        chapter_id=chapter_id,
+        chapter_title=chapter.title,
+        section=section,
+        previous=_link(pack.previous_section(chapter_id, section_id)),
+        next=_link(pack.next_section(chapter_id, section_id)),
+    )
+    return cached_json(
+        request,
+        body.model_dump(mode="json"),
+        etag=etag_for(pack.version, chapter_id, section_id),
+        public=chapter.access_tier == "free",
+    )
+
+
+@router.get("/courses/{course_id}/chapters/{chapter_id}/{direction}", response_model=ChapterNeighbour)
+async def neighbour_chapter(
+    chapter_id: str, direction: Literal["next", "previous"], pack: PackDep, identity: OptionalIdentity
+) -> ChapterNeighbour:
+    """The chapter after (`next`) or before (`previous`) this one, and whether you may open it."""
+    content_service.get_chapter(pack, chapter_id)
+    neighbour_id = (
+        pack.next_chapter_id(chapter_id) if direction == "next" else pack.previous_chapter_id(chapter_id)
+    )
+    if neighbour_id is None:
+        edge = "last" if direction == "next" else "first"
+        return ChapterNeighbour(
+            direction=direction,
+            chapter_id=None,
+            title=None,
+            access=None,
+            message=f"This is the {edge} chapter.",
+        )
+    neighbour = content_service.get_chapter(pack, neighbour_id)
+    decision = access_service.check_chapter(identity.user if identity else None, neighbour)
+    return ChapterNeighbour(
+        direction=direction,
+        chapter_id=neighbour_id,
+        title=neighbour.title,
+        access=_access(decision),
+        message=f'{direction.capitalize()} chapter: "{neighbour.title}".',
+    )
+
+
+@router.get(
+    "/courses/{course_id}/chapters/{chapter_id}/sections/{section_id}/{direction}",
+    response_model=SectionNeighbour,
+)
+async def neighbour_section(
+    chapter_id: str,
+    section_id: str,
+    direction: Literal["next", "previous"],
+    pack: PackDep,
+    identity: OptionalIdentity,
+) -> SectionNeighbour:
+    """The section after or before this one, continuing across chapters."""
+    chapter = content_service.get_chapter(pack, chapter_id)
+    if chapter.section(section_id) is None:
+        raise NotFound(f"No section '{section_id}' in chapter '{chapter_id}'.")
+    ref = (
+        pack.next_section(chapter_id, section_id)
+        if direction == "next"
+        else pack.previous_section(chapter_id, section_id)
+    )
+    if ref is None:
+        edge = "end" if direction == "next" else "start"
+        return SectionNeighbour(
+            direction=direction, section=None, access=None, message=f"This is the {edge} of the course."
+        )
+    decision = access_service.check_chapter(identity.user if identity else None, ref.chapter)
+    return SectionNeighbour(
+        direction=direction,
+        section=_link(ref),
+        access=_access(decision),
+        message=f'{direction.capitalize()} section: "{ref.section.title}" in "{ref.chapter.title}".',
+    )
+
+
+@router.get("/courses/{course_id}/quizzes/{quiz_id}", response_model=QuizRead)
+async def read_quiz(
+    quiz_id: str, request: Request, pack: PackDep, identity: OptionalIdentity, cache: CacheDep
+) -> Response:
+    """A quiz as a learner sees it: the questions and options, never the answers."""
+    access_service.check_quiz(identity.user if identity else None, pack, quiz_id).enforce()
+    document = await content_service.learner_quiz_document(cache, pack, quiz_id)
+    chapter = content_service.get_chapter(pack, document["chapter_id"])
+    return cached_json(
+        request, document, etag=etag_for(pack.version, quiz_id), public=chapter.access_tier == "free"
+    )
+
+
+@router.get("/access/check", response_model=AccessCheck)
+async def check_access(
+    catalog: CatalogDep,
+    identity: OptionalIdentity,
+    course_id: str | None = Query(default=None, description="The course of the chapter or quiz."),
+    chapter_id: str | None = Query(default=None),
+    quiz_id: str | None = Query(default=None),
+    feature: str | None = Query(default=None, description="e.g. streak_freeze, adaptive_path, translation"),
+) -> AccessCheck:
+    """May the caller open a chapter or quiz, or use a feature? Answers with the tier required and why."""
+    user = identity.user if identity else None
+    if feature is not None:
+        return AccessCheck.build(access_service.check_feature(user, feature), feature=feature)
+    if course_id is None or (chapter_id is None) == (quiz_id is None):
+        raise ValidationFailed(
+            "Ask about a feature, or a course_id with exactly one of chapter_id or quiz_id.",
+            details={"fields": ["course_id", "chapter_id", "quiz_id", "feature"]},
+        )
+    pack = catalog.pack(course_id)
+    if chapter_id is not None:
+        decision = access_service.check_chapter(user, content_service.get_chapter(pack, chapter_id))
+        return AccessCheck.build(decision, course_id=course_id, chapter_id=chapter_id)
+    assert quiz_id is not None
+    return AccessCheck.build(
+        access_service.check_quiz(user, pack, quiz_id), course_id=course_id, quiz_id=quiz_id
+    )

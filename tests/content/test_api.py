@@ -1,0 +1,139 @@
+"""The content API as a learner and an assistant meet it: catalogue, outline, reading, the gate, caching."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.accounts.models import User
+from companion.billing import service as billing_service
+from tests.conftest import SignUp
+
+COURSE = "/api/v1/courses/genai-fundamentals"
+
+
+async def _set_tier(
+    db_session: AsyncSession, user_id: str, tier: str, expires_at: datetime | None = None
+) -> None:
+    user = await db_session.get(User, uuid.UUID(user_id))
+    assert user is not None
+    await billing_service.change_tier(db_session, user=user, tier=tier, expires_at=expires_at)
+    await db_session.commit()
+
+
+async def test_catalogue_is_public_and_conditional(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/courses")
+    assert response.status_code == 200
+    [course] = response.json()
+    assert course["course_id"] == "genai-fundamentals"
+    assert (course["chapter_count"], course["free_chapter_count"]) == (6, 3)
+    again = await client.get("/api/v1/courses", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_outline_shows_access_per_chapter(client: httpx.AsyncClient) -> None:
+    outline = (await client.get(COURSE)).json()
+    access = {chapter["chapter_id"]: chapter["access"] for chapter in outline["chapters"]}
+    assert [cid for cid, a in access.items() if a["allowed"]] == ["01-intro-genai", "02-llms", "03-prompting"]
+    assert access["04-rag"]["required_tier"] == "premium"
+    assert "Premium" in access["04-rag"]["reason"]
+    assert all(len(chapter["sections"]) >= 4 for chapter in outline["chapters"])
+
+
+async def test_free_chapter_verbatim_with_etag(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"{COURSE}/chapters/01-intro-genai")
+    assert response.status_code == 200
+    chapter = response.json()
+    assert chapter["title"] and chapter["sections"][0]["content_markdown"]
+    assert chapter["next_chapter_id"] == "02-llms" and chapter["previous_chapter_id"] is None
+    assert chapter["quiz_id"] == "01-quiz"
+    assert response.headers["cache-control"].startswith("public")
+    assert chapter["content_version"][:24] in response.headers["etag"]
+    cached = await client.get(
+        f"{COURSE}/chapters/01-intro-genai", headers={"If-None-Match": response.headers["etag"]}
+    )
+    assert cached.status_code == 304 and cached.content == b""
+
+
+async def test_gated_chapter_needs_premium(
+    client: httpx.AsyncClient, sign_up: SignUp, db_session: AsyncSession
+) -> None:
+    anonymous = await client.get(f"{COURSE}/chapters/04-rag")
+    assert anonymous.status_code == 403
+    error = anonymous.json()["error"]
+    assert error["code"] == "upgrade_required" and error["details"]["required_tier"] == "premium"
+
+    learner = await sign_up()
+    assert (await client.get(f"{COURSE}/chapters/04-rag", headers=learner["headers"])).status_code == 403
+    await _set_tier(db_session, learner["user"]["id"], "premium")
+    opened = await client.get(f"{COURSE}/chapters/04-rag", headers=learner["headers"])
+    assert opened.status_code == 200
+    assert opened.headers["cache-control"].startswith("private")
+
+
+async def test_lapsed_subscription_never_grants_access(
+    client: httpx.AsyncClient, sign_up: SignUp, db_session: AsyncSession
+) -> None:
+    learner = await sign_up()
+    await _set_tier(
+        db_session, learner["user"]["id"], "premium", expires_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    response = await client.get(f"{COURSE}/chapters/05-fine-tuning", headers=learner["headers"])
+    assert response.status_code == 403
+    assert response.json()["error"]["details"]["current_tier"] == "free"
+
+
+async def test_sections_and_navigation_cross_chapters(client: httpx.AsyncClient) -> None:
+    outline = (await client.get(COURSE)).json()
+    first, second = outline["chapters"][0], outline["chapters"][1]
+    last_section = first["sections"][-1]["section_id"]
+    section = (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/{last_section}")).json()
+    assert section["section"]["section_id"] == last_section
+    assert section["next"]["chapter_id"] == "02-llms"
+    assert section["next"]["section_id"] == second["sections"][0]["section_id"]
+
+    start = first["sections"][0]["section_id"]
+    previous = (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/{start}/previous")).json()
+    assert previous["section"] is None and "start" in previous["message"]
+
+    nxt = (await client.get(f"{COURSE}/chapters/03-prompting/next")).json()
+    assert nxt["chapter_id"] == "04-rag" and nxt["access"]["allowed"] is False
+    end = (await client.get(f"{COURSE}/chapters/06-ai-applications/next")).json()
+    assert end["chapter_id"] is None
+
+
+async def test_quiz_for_learners_reveals_no_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"{COURSE}/quizzes/01-quiz")
+    assert response.status_code == 200
+    quiz = response.json()
+    assert len(quiz["questions"]) >= 8
+    assert {q["type"] for q in quiz["questions"]} >= {
+        "multiple_choice",
+        "multiple_select",
+        "true_false",
+        "short_answer",
+        "open_ended",
+    }
+    for secret in ("correct_answer", "accepted_answers", "rubric", "sample_answer", "explanation"):
+        assert secret not in response.text
+    assert (await client.get(f"{COURSE}/quizzes/06-quiz")).status_code == 403
+
+
+async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
+    chapter = (
+        await client.get(
+            "/api/v1/access/check", params={"course_id": "genai-fundamentals", "chapter_id": "04-rag"}
+        )
+    ).json()
+    assert chapter["allowed"] is False and chapter["required_tier"] == "premium"
+    feature = (await client.get("/api/v1/access/check", params={"feature": "adaptive_path"})).json()
+    assert feature["required_tier"] == "pro"
+    vague = await client.get("/api/v1/access/check", params={"course_id": "genai-fundamentals"})
+    assert vague.status_code == 422 and vague.json()["error"]["code"] == "validation_error"
+    assert (await client.get("/api/v1/access/check", params={"feature": "telepathy"})).status_code == 404
+    assert (await client.get("/api/v1/courses/nope")).json()["error"]["code"] == "not_found"
+    assert (await client.get(f"{COURSE}/chapters/99-missing")).status_code == 404
+    assert (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/zzz")).status_code == 404
