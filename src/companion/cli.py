@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from companion.config import get_settings
+from companion.content import cli as content_cli
 from companion.db import standalone_session
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage accounts: administrators and subscription tiers.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(content_cli.app, name="content", help="Validate and publish course content packs.")
 
 
 @app.command()

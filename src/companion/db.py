@@ -93,7 +93,9 @@ async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> Async
     async with sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            # Read-only requests never opened a transaction; skipping the no-op commit saves a round trip.
+            if session.in_transaction():
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise

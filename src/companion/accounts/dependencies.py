@@ -8,11 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import schemas, security
 from companion.accounts import service as accounts_service
 from companion.accounts.models import User
-from companion.dependencies import SessionDep, SettingsDep
+from companion.config import Settings
+from companion.db import session_scope
+from companion.dependencies import SessionDep
 from companion.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login or an API key")
@@ -35,10 +38,8 @@ class Identity:
 
 
 async def _identify(
-    credentials: HTTPAuthorizationCredentials | None, session: SessionDep, settings: SettingsDep
-) -> Identity | None:
-    if credentials is None:
-        return None
+    credentials: HTTPAuthorizationCredentials, session: AsyncSession, settings: Settings
+) -> Identity:
     token = credentials.credentials
     if token.startswith(security.API_KEY_PREFIX):
         key_user, key_scopes = await accounts_service.authenticate_api_key(session, secret=token)
@@ -61,20 +62,31 @@ async def _identify(
 
 async def optional_identity(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Identity | None:
-    """The caller if credentials were sent (invalid ones are still refused), else None."""
-    identity = await _identify(credentials, session, settings)
-    request.state.user_id = identity.user.id if identity else None
+    """The caller if credentials were sent (invalid ones are still refused), else None.
+
+    For read routes: the user is loaded in a short session of its own, so anonymous reads of
+    public content never open one. Routes that change the user use CurrentUser instead.
+    """
+    if credentials is None:
+        return None
+    async for session in session_scope(request.app.state.sessionmaker):
+        identity = await _identify(credentials, session, request.app.state.settings)
+    request.state.user_id = identity.user.id
     return identity
 
 
-async def current_identity(identity: Annotated[Identity | None, Depends(optional_identity)]) -> Identity:
-    """The authenticated caller; anonymous requests get 401."""
-    if identity is None:
+async def current_identity(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    """The authenticated caller, loaded in the request's own transaction; anonymous requests get 401."""
+    if credentials is None:
         raise Unauthorized("Sign in, or send an API key, to use this endpoint.")
+    identity = await _identify(credentials, session, request.app.state.settings)
+    request.state.user_id = identity.user.id
     return identity
 
 

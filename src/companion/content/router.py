@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -53,19 +53,22 @@ def _link(ref: SectionRef | None) -> SectionLink | None:
 async def list_courses(request: Request, catalog: CatalogDep) -> Response:
     """The course catalogue; readable without an account."""
     packs = catalog.packs()
-    body = [
-        CourseSummary(
-            course_id=pack.course.id,
-            title=pack.course.title,
-            description=pack.course.description,
-            language=pack.course.language,
-            chapter_count=len(pack.chapters),
-            free_chapter_count=sum(1 for chapter in pack.chapters if chapter.access_tier == "free"),
-            content_version=pack.version,
-        ).model_dump(mode="json")
-        for pack in packs
-    ]
-    return cached_json(
+
+    async def body() -> list[dict[str, Any]]:
+        return [
+            CourseSummary(
+                course_id=pack.course.id,
+                title=pack.course.title,
+                description=pack.course.description,
+                language=pack.course.language,
+                chapter_count=len(pack.chapters),
+                free_chapter_count=sum(1 for chapter in pack.chapters if chapter.access_tier == "free"),
+                content_version=pack.version,
+            ).model_dump(mode="json")
+            for pack in packs
+        ]
+
+    return await cached_json(
         request, body, etag=etag_for("catalog", *(pack.version for pack in packs)), public=True
     )
 
@@ -123,10 +126,9 @@ async def read_chapter(
     """A chapter verbatim (Markdown plus structured fields); gated chapters need the right tier."""
     chapter = content_service.get_chapter(pack, chapter_id)
     access_service.check_chapter(identity.user if identity else None, chapter).enforce()
-    document = await content_service.chapter_document(cache, pack, chapter_id)
-    return cached_json(
+    return await cached_json(
         request,
-        document,
+        lambda: content_service.chapter_document(cache, pack, chapter_id),
         etag=etag_for(pack.version, chapter_id),
         public=chapter.access_tier == "free",
     )
@@ -145,18 +147,21 @@ async def read_section(
             details={"chapter_id": chapter_id, "section_id": section_id},
         )
     access_service.check_chapter(identity.user if identity else None, chapter).enforce()
-    body = SectionRead(
-        course_id=pack.course.id,
-        content_version=pack.version,
-        chapter_id=chapter_id,
-        chapter_title=chapter.title,
-        section=section,
-        previous=_link(pack.previous_section(chapter_id, section_id)),
-        next=_link(pack.next_section(chapter_id, section_id)),
-    )
-    return cached_json(
+
+    async def body() -> dict[str, Any]:
+        return SectionRead(
+            course_id=pack.course.id,
+            content_version=pack.version,
+            chapter_id=chapter_id,
+            chapter_title=chapter.title,
+            section=section,
+            previous=_link(pack.previous_section(chapter_id, section_id)),
+            next=_link(pack.next_section(chapter_id, section_id)),
+        ).model_dump(mode="json")
+
+    return await cached_json(
         request,
-        body.model_dump(mode="json"),
+        body,
         etag=etag_for(pack.version, chapter_id, section_id),
         public=chapter.access_tier == "free",
     )
@@ -231,10 +236,12 @@ async def read_quiz(
 ) -> Response:
     """A quiz as a learner sees it: the questions and options, never the answers."""
     access_service.check_quiz(identity.user if identity else None, pack, quiz_id).enforce()
-    document = await content_service.learner_quiz_document(cache, pack, quiz_id)
-    chapter = content_service.get_chapter(pack, document["chapter_id"])
-    return cached_json(
-        request, document, etag=etag_for(pack.version, quiz_id), public=chapter.access_tier == "free"
+    chapter = content_service.get_chapter(pack, content_service.get_quiz(pack, quiz_id).chapter_id)
+    return await cached_json(
+        request,
+        lambda: content_service.learner_quiz_document(cache, pack, quiz_id),
+        etag=etag_for(pack.version, quiz_id),
+        public=chapter.access_tier == "free",
     )
 
 
