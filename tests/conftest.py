@@ -92,6 +92,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         database_url=database_url,
         redis_url=redis_url,
         jwt_secret="test-secret-" + "x" * 40,
+        run_jobs=False,
         _env_file=None,  # type: ignore[call-arg]
     )
     # Migrated database plus the shipped course published to the test content store.

@@ -13,12 +13,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from companion.accounts.router import router as accounts_router
 from companion.cache import create_cache
 from companion.config import Settings, get_settings
+from companion.content.router import router as content_router
 from companion.content.service import ContentCatalog
 from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker
 from companion.error_handlers import install_error_handlers
+from companion.jobs import registry as jobs
 from companion.observability import RequestIdMiddleware, configure_logging
 from companion.ops.router import router as ops_router
+from companion.progress.router import router as progress_router
+from companion.quizzes.router import router as quizzes_router
 from companion.ratelimit import RateLimiter
 
 API_DESCRIPTION = """Course Companion serves a course verbatim, searches it, grades quizzes, and tracks
@@ -55,11 +59,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog = ContentCatalog(store_from_settings(settings))
         await catalog.refresh()
         app.state.catalog = catalog
-        refresher = asyncio.create_task(_refresh_content_forever(catalog, settings.content_refresh_seconds))
+        background = [
+            asyncio.create_task(_refresh_content_forever(catalog, settings.content_refresh_seconds))
+        ]
+        if settings.run_jobs:
+            background.append(asyncio.create_task(jobs.run_forever(app.state.sessionmaker)))
         try:
             yield
         finally:
-            refresher.cancel()
+            for task in background:
+                task.cancel()
             await app.state.cache.close()
             await engine.dispose()
 
@@ -83,4 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(ops_router)
     app.include_router(accounts_router)
+    app.include_router(progress_router)
+    app.include_router(quizzes_router)
+    app.include_router(content_router)
     return app

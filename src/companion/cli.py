@@ -20,6 +20,8 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage accounts: administrators and subscription tiers.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(content_cli.app, name="content", help="Validate and publish course content packs.")
+jobs_app = typer.Typer(help="Retention jobs (also run on schedule inside `serve`).", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
 @app.command()
@@ -123,3 +125,37 @@ def set_tier(
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"{email} is now on the {tier} tier.")
+
+
+@jobs_app.command("list")
+def list_jobs() -> None:
+    """Show every job and how often it runs."""
+    from companion.jobs.registry import JOBS
+
+    for job in JOBS.values():
+        typer.echo(f"{job.name:<24} every {job.every}  {job.description}")
+
+
+@jobs_app.command("run")
+def run_jobs(
+    name: Annotated[str | None, typer.Argument(help="One job; all of them when omitted.")] = None,
+) -> None:
+    """Run one job, or all of them, now."""
+    from companion.db import create_engine, create_sessionmaker
+    from companion.jobs.registry import JOBS, run_job
+
+    if name is not None and name not in JOBS:
+        typer.echo(f"error: unknown job '{name}'; choose one of: {', '.join(JOBS)}", err=True)
+        raise typer.Exit(2)
+    selected = [JOBS[name]] if name else list(JOBS.values())
+
+    async def _run() -> None:
+        engine = create_engine(get_settings().resolved_database_url)
+        try:
+            for job in selected:
+                changed = await run_job(create_sessionmaker(engine), job)
+                typer.echo(f"{job.name}: {changed} row(s) changed")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_run())

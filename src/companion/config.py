@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     public_base_url: str = "http://127.0.0.1:8000"
     record_client_ip: bool = False
+    # Run the retention jobs inside the serving process (safe with several processes).
+    run_jobs: bool = True
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

@@ -76,9 +76,8 @@ async def change_tier(
     return subscription
 
 
-async def expire_lapsed(session: AsyncSession, *, now: datetime | None = None) -> int:
+async def expire_lapsed(session: AsyncSession, *, now: datetime) -> int:
     """Mark every subscription past its expiry as expired and drop its users to free; returns the count."""
-    now = now or datetime.now(UTC)
     lapsed = select(Subscription.user_id).where(
         Subscription.status.in_(("active", "canceled")),
         Subscription.expires_at.is_not(None),

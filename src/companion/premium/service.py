@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,5 +15,13 @@ async def invalidate_personalized_content(session: AsyncSession, *, user_id: uui
     """Drop every personalised chapter of a learner (their background changed); returns the count."""
     result = await session.execute(
         delete(PersonalizedContentCache).where(PersonalizedContentCache.user_id == user_id)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_expired_personalized_content(session: AsyncSession, *, now: datetime) -> int:
+    """Delete personalised chapters past their 30-day expiry; returns how many."""
+    result = await session.execute(
+        delete(PersonalizedContentCache).where(PersonalizedContentCache.expires_at <= now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
