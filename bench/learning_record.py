@@ -1,0 +1,451 @@
+"""Latency of the progress dashboard query and of a quiz submission at 100,000 learners.
+
+Seeds a dedicated PostgreSQL database (`companion_bench`, created if missing, migrated with Alembic;
+the test database is never touched) with learners, subscriptions, streaks, chapter progress and
+1,000,000 quiz attempts through asyncpg COPY, rows shuffled so one learner's rows are scattered
+over the table as they would be after months of use. Then it times the service code the endpoints
+run: `progress_service.build_dashboard` (the cache bypassed) and `quizzes_service.submit_quiz`
+plus its commit. Target: dashboard p95 under 10 ms. Prints EXPLAIN (ANALYZE) plans of the
+statements both issue, and a final JSON line.
+
+    .venv/bin/python bench/learning_record.py [--learners 100000] [--attempts 1000000] [--reseed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from companion.accounts.models import User  # noqa: E402
+from companion.cache import MemoryCache  # noqa: E402
+from companion.content.schemas import ContentPack  # noqa: E402
+from companion.content.validation import load_pack  # noqa: E402
+from companion.db import create_engine, create_sessionmaker  # noqa: E402
+from companion.migrations import upgrade_to_head  # noqa: E402
+from companion.progress import service as progress_service  # noqa: E402
+from companion.quizzes import service as quizzes_service  # noqa: E402
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+DATABASE = "companion_bench"
+DSN = f"{SERVER}/{DATABASE}"
+SQLALCHEMY_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
+COURSE_DIR = ROOT / "courses" / "genai-fundamentals"
+TIMEZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Karachi", "Asia/Tokyo", "America/Los_Angeles"]
+BATCH = 100_000
+
+
+def _batches(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    for start in range(0, len(rows), BATCH):
+        yield rows[start : start + BATCH]
+
+
+async def _copy(
+    connection: asyncpg.Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    started = time.perf_counter()
+    done = 0
+    for batch in _batches(rows):
+        await connection.copy_records_to_table(table, records=batch, columns=columns)
+        done += len(batch)
+        print(f"  {table}: {done:,}/{len(rows):,} rows", end="\r", flush=True)
+    print(f"  {table}: {len(rows):,} rows in {time.perf_counter() - started:.1f}s" + " " * 20, flush=True)
+
+
+async def _ensure_database() -> None:
+    admin = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+            await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+            print(f"created database {DATABASE}", flush=True)
+    finally:
+        await admin.close()
+
+
+async def _seeded(learners: int, attempts: int) -> bool:
+    connection = await asyncpg.connect(DSN)
+    try:
+        users = await connection.fetchval("SELECT count(*) FROM users")
+        rows = await connection.fetchval("SELECT count(*) FROM quiz_attempts")
+        return bool(users == learners and rows == attempts)
+    finally:
+        await connection.close()
+
+
+async def _seed(pack: ContentPack, learners: int, attempts: int, rng: random.Random) -> float:
+    """Bulk-load learners and their learning record; returns the seconds it took."""
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    connection = await asyncpg.connect(DSN)
+    try:
+        # Users cascade to every table that references them.
+        await connection.execute("TRUNCATE users CASCADE")
+        print(f"seeding {learners:,} learners and {attempts:,} quiz attempts...", flush=True)
+        user_ids = [uuid.uuid4() for _ in range(learners)]
+        tiers = ["premium" if rng.random() < 0.2 else "free" for _ in user_ids]
+        created = [now - timedelta(days=rng.randint(1, 400)) for _ in user_ids]
+        await _copy(
+            connection,
+            "users",
+            [
+                "id",
+                "email",
+                "full_name",
+                "timezone",
+                "preferences",
+                "subscription_tier",
+                "created_at",
+                "updated_at",
+            ],
+            [
+                (
+                    user_id,
+                    f"learner{index}@bench.example",
+                    "Bench Learner",
+                    TIMEZONES[index % 6],
+                    "{}",
+                    tier,
+                    at,
+                    at,
+                )
+                for index, (user_id, tier, at) in enumerate(zip(user_ids, tiers, created, strict=True))
+            ],
+        )
+        await _copy(
+            connection,
+            "subscriptions",
+            ["id", "user_id", "tier", "status", "started_at", "updated_at"],
+            [
+                (uuid.uuid4(), user_id, tier, "active", at, at)
+                for user_id, tier, at in zip(user_ids, tiers, created, strict=True)
+            ],
+        )
+        today = now.date()
+        streak_rows = []
+        for user_id in user_ids:
+            longest = rng.randint(1, 60)
+            current = rng.randint(0, longest)
+            last: date = today - timedelta(days=rng.randint(0, 30))
+            at = datetime.combine(last, datetime.min.time(), UTC) + timedelta(hours=12)
+            streak_rows.append(
+                (uuid.uuid4(), user_id, current, longest, last, at, longest + rng.randint(0, 50), False, at)
+            )
+        await _copy(
+            connection,
+            "streaks",
+            [
+                "id",
+                "user_id",
+                "current_streak",
+                "longest_streak",
+                "last_activity_date",
+                "last_activity_at",
+                "total_active_days",
+                "streak_frozen",
+                "updated_at",
+            ],
+            streak_rows,
+        )
+
+        course_id = pack.course.id
+        progress_rows = []
+        for user_id, tier in zip(user_ids, tiers, strict=True):
+            reachable = pack.chapters if tier == "premium" else pack.chapters[:3]
+            for chapter in reachable[: rng.randint(0, len(reachable))]:
+                read = [
+                    section.section_id
+                    for section in chapter.sections[: rng.randint(1, len(chapter.sections))]
+                ]
+                percentage = round(100 * len(read) / len(chapter.sections), 2)
+                completed = percentage == 100 or rng.random() < 0.3
+                at = now - timedelta(days=rng.randint(0, 300))
+                progress_rows.append(
+                    (
+                        uuid.uuid4(),
+                        user_id,
+                        course_id,
+                        chapter.chapter_id,
+                        completed,
+                        json.dumps(read),
+                        read[-1],
+                        rng.randint(60, 7200),
+                        percentage,
+                        at,
+                        at,
+                        at if completed else None,
+                    )
+                )
+        rng.shuffle(progress_rows)
+        await _copy(
+            connection,
+            "chapter_progress",
+            [
+                "id",
+                "user_id",
+                "course_id",
+                "chapter_id",
+                "completed",
+                "sections_read",
+                "last_section_id",
+                "time_spent_seconds",
+                "completion_percentage",
+                "started_at",
+                "updated_at",
+                "completed_at",
+            ],
+            progress_rows,
+        )
+
+        quizzes = pack.quizzes
+        attempt_rows = []
+        per_learner, extra = divmod(attempts, learners)
+        for index, (user_id, tier) in enumerate(zip(user_ids, tiers, strict=True)):
+            reachable = quizzes if tier == "premium" else quizzes[:3]
+            numbers: dict[str, int] = {}
+            for _ in range(per_learner + (1 if index < extra else 0)):
+                quiz = rng.choice(reachable)
+                numbers[quiz.quiz_id] = numbers.get(quiz.quiz_id, 0) + 1
+                score = round(rng.uniform(20, 100), 2)
+                at = now - timedelta(days=rng.randint(0, 300), seconds=rng.randint(0, 86_400))
+                attempt_rows.append(
+                    (
+                        uuid.uuid4(),
+                        user_id,
+                        course_id,
+                        quiz.quiz_id,
+                        quiz.chapter_id,
+                        pack.version,
+                        numbers[quiz.quiz_id],
+                        "submitted",
+                        score,
+                        len(quiz.questions),
+                        round(score * (len(quiz.questions) - 1) / 100),
+                        1,
+                        '{"q1": "a", "q2": true, "q3": ["a", "c"], "q4": "transformer"}',
+                        at - timedelta(minutes=12),
+                        at,
+                        720,
+                        score >= quiz.passing_score,
+                        False,
+                    )
+                )
+        rng.shuffle(attempt_rows)
+        await _copy(
+            connection,
+            "quiz_attempts",
+            [
+                "id",
+                "user_id",
+                "course_id",
+                "quiz_id",
+                "chapter_id",
+                "content_version",
+                "attempt_number",
+                "status",
+                "score",
+                "total_questions",
+                "correct_answers",
+                "pending_questions",
+                "answers",
+                "started_at",
+                "submitted_at",
+                "time_taken_seconds",
+                "passed",
+                "is_late",
+            ],
+            attempt_rows,
+        )
+        print("  ANALYZE...", flush=True)
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+    return time.perf_counter() - started
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "p50": round(statistics.median(samples), 3),
+        "p95": round(cuts[94], 3),
+        "p99": round(cuts[98], 3),
+        "mean": round(statistics.fmean(samples), 3),
+    }
+
+
+async def _sample_user_ids(engine: AsyncEngine, count: int) -> list[uuid.UUID]:
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            text("SELECT id FROM users ORDER BY random() LIMIT :n"), {"n": count}
+        )
+        return [row[0] for row in result]
+
+
+def _answers(pack: ContentPack, quiz_id: str, rng: random.Random) -> dict[str, Any]:
+    quiz = pack.quiz(quiz_id)
+    assert quiz is not None
+    answers: dict[str, Any] = {}
+    for question in quiz.questions:
+        if question.type == "multiple_choice":
+            answers[question.question_id] = rng.choice(question.options).id  # type: ignore[union-attr]
+        elif question.type == "multiple_select":
+            answers[question.question_id] = [option.id for option in question.options[:2]]  # type: ignore[union-attr]
+        elif question.type == "true_false":
+            answers[question.question_id] = rng.random() < 0.5
+        else:
+            answers[question.question_id] = "transformer"
+    return answers
+
+
+async def _time_dashboard(engine: AsyncEngine, pack: ContentPack, user_ids: list[uuid.UUID]) -> list[float]:
+    sessionmaker = create_sessionmaker(engine)
+    timings = []
+    for user_id in user_ids:
+        async with sessionmaker() as session:
+            user = await session.get(User, user_id)  # the request's authentication, not timed
+            assert user is not None
+            started = time.perf_counter()
+            await progress_service.build_dashboard(session, user=user, packs=[pack])
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def _time_submissions(
+    engine: AsyncEngine, pack: ContentPack, user_ids: list[uuid.UUID], rng: random.Random
+) -> list[float]:
+    sessionmaker = create_sessionmaker(engine)
+    cache = MemoryCache()
+    timings = []
+    for user_id in user_ids:
+        quiz_id = rng.choice(["01-quiz", "02-quiz", "03-quiz"])
+        answers = _answers(pack, quiz_id, rng)
+        async with sessionmaker() as session:
+            user = await session.get(User, user_id)
+            assert user is not None
+            started = time.perf_counter()
+            await quizzes_service.submit_quiz(
+                session,
+                user=user,
+                pack=pack,
+                quiz_id=quiz_id,
+                answers=answers,
+                time_taken_seconds=600,
+                cache=cache,
+            )
+            await session.commit()
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def _explain(engine: AsyncEngine, pack: ContentPack, user_id: uuid.UUID, rng: random.Random) -> None:
+    """Print the plans of every statement one dashboard read and one submission issue (then roll back)."""
+    captured: list[tuple[str, str, Any]] = []
+    label = {"name": ""}
+
+    def capture(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in ("SELECT", "INSERT", "UPDATE"):
+            captured.append((label["name"], statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            user = await session.get(User, user_id)
+            assert user is not None
+            label["name"] = "dashboard"
+            await progress_service.build_dashboard(session, user=user, packs=[pack])
+            label["name"] = "submission"
+            await quizzes_service.submit_quiz(
+                session,
+                user=user,
+                pack=pack,
+                quiz_id="01-quiz",
+                answers=_answers(pack, "01-quiz", rng),
+                time_taken_seconds=600,
+                cache=MemoryCache(),
+            )
+            await session.rollback()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        for name, statement, parameters in captured:
+            if name == "" or "FROM users" in statement:
+                continue
+            plan = await connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters
+            )
+            print(f"\n--- {name}: {' '.join(statement.split())[:160]}")
+            for row in plan:
+                print("   ", row[0])
+        await transaction.rollback()
+
+
+async def run(options: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(7)
+    pack = load_pack(COURSE_DIR)
+    seed_seconds = 0.0
+    if options.reseed or not await _seeded(options.learners, options.attempts):
+        seed_seconds = await _seed(pack, options.learners, options.attempts, rng)
+    else:
+        print("database already seeded at this size; pass --reseed to rebuild it", flush=True)
+    engine = create_engine(SQLALCHEMY_URL)
+    try:
+        user_ids = await _sample_user_ids(engine, options.samples + options.submissions + 100)
+        dashboard_users = user_ids[: options.samples]
+        submission_users = user_ids[options.samples : options.samples + options.submissions]
+        print(f"\nwarming up, then timing {len(dashboard_users):,} dashboard reads...", flush=True)
+        await _time_dashboard(engine, pack, user_ids[-100:])
+        dashboard = await _time_dashboard(engine, pack, dashboard_users)
+        print(
+            f"timing {len(submission_users):,} quiz submissions (start, grade, streak, progress, commit)..."
+        )
+        submissions = await _time_submissions(engine, pack, submission_users, rng)
+        await _explain(engine, pack, user_ids[-1], rng)
+    finally:
+        await engine.dispose()
+    return {
+        "bench": "learning_record",
+        "learners": options.learners,
+        "quiz_attempts": options.attempts,
+        "seed_seconds": round(seed_seconds, 1),
+        "dashboard_ms": _percentiles(dashboard),
+        "submission_ms": _percentiles(submissions),
+        "dashboard_p95_target_ms": 10,
+        "dashboard_target_met": _percentiles(dashboard)["p95"] < 10,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=100_000)
+    parser.add_argument("--attempts", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=2_000, help="dashboard reads to time")
+    parser.add_argument("--submissions", type=int, default=500, help="quiz submissions to time")
+    parser.add_argument("--reseed", action="store_true", help="rebuild the data even if it is there")
+    options = parser.parse_args()
+    asyncio.run(_ensure_database())
+    upgrade_to_head(SQLALCHEMY_URL)  # Alembic runs its own loop, so outside ours
+    results = asyncio.run(run(options))
+    print("\n" + json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

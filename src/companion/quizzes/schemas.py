@@ -1,0 +1,107 @@
+"""Quiz attempt request and response bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from companion.content.schemas import LearnerQuiz
+
+ANSWERS_DESCRIPTION = (
+    "One answer per question id: an option id for multiple_choice, a list of option ids for "
+    "multiple_select, a JSON boolean for true_false, text for short_answer and open_ended."
+)
+
+
+class AttemptSubmit(BaseModel):
+    """The answers to a started attempt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, Any] = Field(description=ANSWERS_DESCRIPTION)
+
+
+class QuizSubmit(AttemptSubmit):
+    """Answers submitted without starting an attempt first (start and submit in one call)."""
+
+    time_taken_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long the learner took, as measured by the client; beyond the time limit it is late.",
+    )
+
+
+class QuestionResult(BaseModel):
+    """How one answer was graded; shown only once the attempt is submitted."""
+
+    question_id: str
+    type: str
+    status: Literal["correct", "incorrect", "pending"]
+    correct: bool | None = Field(description="None while an open-ended answer awaits grading.")
+    answer: Any
+    correct_answer: Any = Field(description="The key (a sample answer for open-ended questions).")
+    explanation: str | None
+    points: int
+    earned_points: int
+
+
+class AttemptSummary(BaseModel):
+    """One attempt at a quiz, without the answers."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    course_id: str
+    quiz_id: str
+    chapter_id: str
+    attempt_number: int
+    status: Literal["started", "submitted"]
+    started_at: datetime
+    deadline_at: datetime | None = Field(description="Set for timed quizzes.")
+    submitted_at: datetime | None
+    time_taken_seconds: int | None
+    is_late: bool = Field(
+        description="Submitted after the time limit (plus 30 s grace): still graded and counted, but flagged."
+    )
+    score: float | None = Field(description="0-100 over auto-graded questions; pending answers are left out.")
+    passed: bool | None = Field(description="score >= the quiz's passing_score; None until submitted.")
+    total_questions: int
+    correct_answers: int
+    pending_questions: int = Field(description="Open-ended answers awaiting a grader.")
+
+
+class AttemptStarted(AttemptSummary):
+    """A freshly started attempt with the quiz to answer (never the answer key)."""
+
+    quiz: LearnerQuiz
+
+
+class AttemptRead(AttemptSummary):
+    """An attempt with the learner's answers and, once submitted, the grading of each question."""
+
+    answers: dict[str, Any]
+    grading_details: dict[str, QuestionResult] | None = Field(description="Keyed by question id.")
+
+
+class AttemptHistory(BaseModel):
+    """A learner's attempts at one quiz, oldest first, with the best score."""
+
+    course_id: str
+    quiz_id: str
+    best_score: float | None
+    passed: bool
+    attempts_count: int
+    attempts: list[AttemptSummary]
+
+
+class QuizScoreSummary(BaseModel):
+    """A learner's best result on one quiz."""
+
+    quiz_id: str
+    best_score: float | None
+    passed: bool
+    attempts: int

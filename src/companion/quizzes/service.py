@@ -1,0 +1,262 @@
+"""Quiz attempts: start, submit (graded with the answer key), history and best scores.
+
+Late submissions are accepted: an attempt submitted after its deadline (plus a short grace for the
+network) is graded and counted like any other, and flagged `is_late` so the learner and instructors
+can see it. Passing a quiz completes its chapter; every submission counts for the daily streak.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.access import service as access_service
+from companion.accounts.models import User
+from companion.cache import Cache
+from companion.content import service as content_service
+from companion.content.schemas import ContentPack, Quiz
+from companion.content.service import ContentCatalog
+from companion.db import utcnow
+from companion.errors import Conflict
+from companion.progress import service as progress_service
+from companion.quizzes import grading
+from companion.quizzes.exceptions import AttemptAlreadySubmitted, AttemptNotFound
+from companion.quizzes.models import QuizAttempt
+from companion.quizzes.schemas import AttemptHistory, AttemptSummary, QuizScoreSummary
+
+LATE_GRACE = timedelta(seconds=30)
+# Concurrent attempts of one learner at one quiz may pick the same number; each clash retries.
+ATTEMPT_NUMBER_TRIES = 20
+
+
+def _is_attempt_number_clash(error: IntegrityError) -> bool:
+    message = str(error.orig)
+    # PostgreSQL names the constraint; SQLite names its columns.
+    return "uq_quiz_attempts_user_quiz_number" in message or "quiz_attempts.attempt_number" in message
+
+
+async def _insert_attempt(
+    session: AsyncSession, *, user: User, pack: ContentPack, quiz: Quiz, values: dict[str, Any]
+) -> QuizAttempt:
+    """Insert the learner's next attempt, numbered 1, 2, 3... with no gaps or duplicates under concurrency."""
+    course_id = pack.course.id
+    next_number = (
+        select(func.coalesce(func.max(QuizAttempt.attempt_number), 0) + 1)
+        .where(
+            QuizAttempt.user_id == user.id,
+            QuizAttempt.course_id == course_id,
+            QuizAttempt.quiz_id == quiz.quiz_id,
+        )
+        .scalar_subquery()
+    )
+    statement = (
+        insert(QuizAttempt)
+        .values(
+            user_id=user.id,
+            course_id=course_id,
+            quiz_id=quiz.quiz_id,
+            chapter_id=quiz.chapter_id,
+            content_version=pack.version,
+            total_questions=len(quiz.questions),
+            attempt_number=next_number,
+            **values,
+        )
+        .returning(QuizAttempt)
+    )
+    for _ in range(ATTEMPT_NUMBER_TRIES):
+        try:
+            # A savepoint: a clash undoes only this insert, not the caller's transaction.
+            async with session.begin_nested():
+                return (await session.scalars(statement)).one()
+        except IntegrityError as error:
+            if not _is_attempt_number_clash(error):
+                raise
+    raise Conflict("Too many simultaneous attempts at this quiz; try again.")
+
+
+def _graded_values(graded: grading.GradedQuiz, *, submitted_at: datetime) -> dict[str, Any]:
+    return {
+        "status": "submitted",
+        "answers": graded.answers,
+        "grading_details": graded.details,
+        "score": graded.score,
+        "correct_answers": graded.correct_answers,
+        "pending_questions": graded.pending_questions,
+        "passed": graded.passed,
+        "submitted_at": submitted_at,
+    }
+
+
+def _deadline(quiz: Quiz, started_at: datetime) -> datetime | None:
+    if quiz.time_limit_minutes is None:
+        return None
+    return started_at + timedelta(minutes=quiz.time_limit_minutes)
+
+
+async def start_attempt(session: AsyncSession, *, user: User, pack: ContentPack, quiz_id: str) -> QuizAttempt:
+    """Start the learner's next attempt at a quiz; timed quizzes get a deadline."""
+    quiz = content_service.get_quiz(pack, quiz_id)
+    access_service.check_quiz(user, pack, quiz_id).enforce()
+    now = utcnow()
+    return await _insert_attempt(
+        session,
+        user=user,
+        pack=pack,
+        quiz=quiz,
+        values={"status": "started", "started_at": now, "deadline_at": _deadline(quiz, now)},
+    )
+
+
+async def get_attempt(session: AsyncSession, *, user: User, attempt_id: uuid.UUID) -> QuizAttempt:
+    """One of the learner's own attempts; anyone else's is not found."""
+    attempt = await session.get(QuizAttempt, attempt_id)
+    if attempt is None or attempt.user_id != user.id:
+        raise AttemptNotFound()
+    return attempt
+
+
+async def submit_attempt(
+    session: AsyncSession,
+    *,
+    user: User,
+    catalog: ContentCatalog,
+    attempt_id: uuid.UUID,
+    answers: dict[str, Any],
+    cache: Cache,
+) -> QuizAttempt:
+    """Grade a started attempt; a second submission of the same attempt is a conflict."""
+    attempt = await get_attempt(session, user=user, attempt_id=attempt_id)
+    if attempt.status == "submitted":
+        raise AttemptAlreadySubmitted(attempt.attempt_number)
+    pack = catalog.pack(attempt.course_id)
+    quiz = content_service.get_quiz(pack, attempt.quiz_id)
+    access_service.check_quiz(user, pack, quiz.quiz_id).enforce()
+    graded = grading.grade(quiz, answers)
+    now = utcnow()
+    await progress_service.record_activity(session, user=user, at=now, cache=cache)
+    # Only a still-started attempt is updated, so two racing submissions cannot both be graded.
+    result = await session.scalars(
+        update(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id, QuizAttempt.status == "started")
+        .values(
+            **_graded_values(graded, submitted_at=now),
+            total_questions=len(quiz.questions),
+            time_taken_seconds=max(0, int((now - attempt.started_at).total_seconds())),
+            is_late=attempt.deadline_at is not None and now > attempt.deadline_at + LATE_GRACE,
+        )
+        .returning(QuizAttempt),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    )
+    submitted = result.one_or_none()
+    if submitted is None:
+        raise AttemptAlreadySubmitted(attempt.attempt_number)
+    await progress_service.record_quiz_outcome(
+        session,
+        user_id=user.id,
+        course_id=submitted.course_id,
+        chapter_id=submitted.chapter_id,
+        passed=submitted.passed,
+        at=now,
+        cache=cache,
+    )
+    return submitted
+
+
+async def submit_quiz(
+    session: AsyncSession,
+    *,
+    user: User,
+    pack: ContentPack,
+    quiz_id: str,
+    answers: dict[str, Any],
+    time_taken_seconds: int | None,
+    cache: Cache,
+) -> QuizAttempt:
+    """Start and submit an attempt in one call; a client-reported time beyond the limit marks it late."""
+    quiz = content_service.get_quiz(pack, quiz_id)
+    access_service.check_quiz(user, pack, quiz_id).enforce()
+    graded = grading.grade(quiz, answers)
+    now = utcnow()
+    started_at = now - timedelta(seconds=time_taken_seconds or 0)
+    deadline_at = _deadline(quiz, started_at)
+    await progress_service.record_activity(session, user=user, at=now, cache=cache)
+    attempt = await _insert_attempt(
+        session,
+        user=user,
+        pack=pack,
+        quiz=quiz,
+        values={
+            **_graded_values(graded, submitted_at=now),
+            "started_at": started_at,
+            "deadline_at": deadline_at,
+            "time_taken_seconds": time_taken_seconds,
+            "is_late": deadline_at is not None and now > deadline_at + LATE_GRACE,
+        },
+    )
+    await progress_service.record_quiz_outcome(
+        session,
+        user_id=user.id,
+        course_id=pack.course.id,
+        chapter_id=quiz.chapter_id,
+        passed=attempt.passed,
+        at=now,
+        cache=cache,
+    )
+    return attempt
+
+
+async def list_attempts(
+    session: AsyncSession, *, user: User, pack: ContentPack, quiz_id: str
+) -> AttemptHistory:
+    """The learner's attempts at a quiz, oldest first, with the best score and whether any passed."""
+    quiz = content_service.get_quiz(pack, quiz_id)
+    result = await session.scalars(
+        select(QuizAttempt)
+        .where(
+            QuizAttempt.user_id == user.id,
+            QuizAttempt.course_id == pack.course.id,
+            QuizAttempt.quiz_id == quiz.quiz_id,
+        )
+        .order_by(QuizAttempt.attempt_number)
+    )
+    attempts = list(result)
+    scores = [attempt.score for attempt in attempts if attempt.score is not None]
+    return AttemptHistory(
+        course_id=pack.course.id,
+        quiz_id=quiz.quiz_id,
+        best_score=max(scores, default=None),
+        passed=any(attempt.passed for attempt in attempts),
+        attempts_count=len(attempts),
+        attempts=[AttemptSummary.model_validate(attempt) for attempt in attempts],
+    )
+
+
+async def best_scores(
+    session: AsyncSession, *, user_id: uuid.UUID
+) -> dict[tuple[str, str], QuizScoreSummary]:
+    """The learner's best submitted result per (course, quiz)."""
+    result = await session.execute(
+        select(
+            QuizAttempt.course_id,
+            QuizAttempt.quiz_id,
+            func.max(QuizAttempt.score).label("best_score"),
+            func.max(case((QuizAttempt.passed.is_(True), 1), else_=0)).label("passed"),
+            func.count().label("attempts"),
+        )
+        .where(QuizAttempt.user_id == user_id, QuizAttempt.status == "submitted")
+        .group_by(QuizAttempt.course_id, QuizAttempt.quiz_id)
+    )
+    return {
+        (row.course_id, row.quiz_id): QuizScoreSummary(
+            quiz_id=row.quiz_id,
+            best_score=None if row.best_score is None else float(row.best_score),
+            passed=bool(row.passed),
+            attempts=row.attempts,
+        )
+        for row in result
+    }
