@@ -137,3 +137,26 @@ async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/courses/nope")).json()["error"]["code"] == "not_found"
     assert (await client.get(f"{COURSE}/chapters/99-missing")).status_code == 404
     assert (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/zzz")).status_code == 404
+
+
+async def test_outline_and_reads_reflect_the_learner(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+    learner = await sign_up()
+    headers = learner["headers"]
+    started = await client.post("/api/v1/sessions", json={"interface": "web"}, headers=headers)
+    session_id = started.json()["id"]
+    await client.get(f"{COURSE}/chapters/02-llms", headers={**headers, "X-Learning-Session-Id": session_id})
+    outline = (await client.get(COURSE, headers=headers)).json()
+    states = {chapter["chapter_id"]: chapter["progress"]["state"] for chapter in outline["chapters"]}
+    assert set(states.values()) == {"not_started"}
+    first_section = outline["chapters"][0]["sections"][0]["section_id"]
+    await client.put(
+        f"/api/v1/progress/genai-fundamentals/01-intro-genai",
+        json={"section_id": first_section},
+        headers=headers,
+    )
+    outline = (await client.get(COURSE, headers=headers)).json()
+    assert outline["chapters"][0]["progress"]["state"] == "in_progress"
+    assert outline["chapters"][0]["progress"]["last_section_id"] == first_section
+    ended = await client.patch(f"/api/v1/sessions/{session_id}", json={}, headers=headers)
+    assert "02-llms" in ended.json()["chapters_accessed"]
+    assert (await client.get(COURSE)).json()["chapters"][0]["progress"] is None

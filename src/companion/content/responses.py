@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from companion.content.schemas import Chapter, LearnerQuiz, Module, Section
+from companion.progress.schemas import ChapterStateSummary
 
 
 class Access(BaseModel):
@@ -39,14 +40,6 @@ class SectionSummary(BaseModel):
     estimated_time_minutes: int | None
 
 
-class ChapterProgressSummary(BaseModel):
-    """The caller's progress in a chapter."""
-
-    state: str
-    completion_percentage: float
-    last_section_id: str | None
-
-
 class ChapterOutline(BaseModel):
     """A chapter in the course outline, with the caller's access and progress."""
 
@@ -62,7 +55,7 @@ class ChapterOutline(BaseModel):
     access: Access
     quiz_id: str | None
     sections: list[SectionSummary]
-    progress: ChapterProgressSummary | None
+    progress: ChapterStateSummary | None = Field(description="Your progress; null when anonymous.")
 
 
 class CourseOutline(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from companion.access import service as access_service
 from companion.accounts.dependencies import OptionalIdentity
@@ -26,10 +26,15 @@ from companion.content.responses import (
     SectionSummary,
 )
 from companion.content.schemas import SectionRef
-from companion.dependencies import CacheDep
+from companion.dependencies import CacheDep, SessionDep
 from companion.errors import NotFound, ValidationFailed
+from companion.progress import service as progress_service
+from companion.progress.dependencies import track_learning_session
+from companion.progress.schemas import ChapterStateSummary
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
+# Reads that carry X-Learning-Session-Id are counted in that learning session.
+tracked = [Depends(track_learning_session)]
 
 
 def _access(decision: access_service.AccessDecision) -> Access:
@@ -74,9 +79,15 @@ async def list_courses(request: Request, catalog: CatalogDep) -> Response:
 
 
 @router.get("/courses/{course_id}", response_model=CourseOutline)
-async def course_outline(pack: PackDep, identity: OptionalIdentity) -> CourseOutline:
+async def course_outline(pack: PackDep, identity: OptionalIdentity, session: SessionDep) -> CourseOutline:
     """The table of contents: per chapter, whether you may open it, the tier it needs, your progress."""
     user = identity.user if identity else None
+    states = (
+        await progress_service.chapter_states(session, user_id=user.id, course_id=pack.course.id)
+        if user
+        else {}
+    )
+    not_started = ChapterStateSummary(state="not_started", completion_percentage=0.0, last_section_id=None)
     chapters = []
     for chapter in pack.chapters:
         quiz = pack.quiz_for_chapter(chapter.chapter_id)
@@ -102,7 +113,7 @@ async def course_outline(pack: PackDep, identity: OptionalIdentity) -> CourseOut
                     )
                     for section in chapter.sections
                 ],
-                progress=None,
+                progress=states.get(chapter.chapter_id, not_started) if user else None,
             )
         )
     return CourseOutline(
@@ -118,6 +129,7 @@ async def course_outline(pack: PackDep, identity: OptionalIdentity) -> CourseOut
 @router.get(
     "/courses/{course_id}/chapters/{chapter_id}",
     response_model=ChapterRead,
+    dependencies=tracked,
     responses={403: {"description": "upgrade_required: the chapter needs a higher tier"}, 304: {}},
 )
 async def read_chapter(
@@ -134,7 +146,11 @@ async def read_chapter(
     )
 
 
-@router.get("/courses/{course_id}/chapters/{chapter_id}/sections/{section_id}", response_model=SectionRead)
+@router.get(
+    "/courses/{course_id}/chapters/{chapter_id}/sections/{section_id}",
+    response_model=SectionRead,
+    dependencies=tracked,
+)
 async def read_section(
     chapter_id: str, section_id: str, request: Request, pack: PackDep, identity: OptionalIdentity
 ) -> Response:
@@ -230,7 +246,7 @@ async def neighbour_section(
     )
 
 
-@router.get("/courses/{course_id}/quizzes/{quiz_id}", response_model=QuizRead)
+@router.get("/courses/{course_id}/quizzes/{quiz_id}", response_model=QuizRead, dependencies=tracked)
 async def read_quiz(
     quiz_id: str, request: Request, pack: PackDep, identity: OptionalIdentity, cache: CacheDep
 ) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from companion.accounts.dependencies import OptionalIdentity
-from companion.dependencies import SessionDep
+from companion.db import session_scope
 from companion.progress import sessions
 
 LEARNING_SESSION_HEADER = "X-Learning-Session-Id"
@@ -16,7 +16,6 @@ LEARNING_SESSION_HEADER = "X-Learning-Session-Id"
 
 async def track_learning_session(
     request: Request,
-    session: SessionDep,
     identity: OptionalIdentity,
     learning_session_id: Annotated[
         uuid.UUID | None,
@@ -26,15 +25,20 @@ async def track_learning_session(
         ),
     ] = None,
 ) -> uuid.UUID | None:
-    """Count the request in the caller's learning session, with the chapter or quiz in its path."""
+    """Count the request in the caller's learning session, with the chapter or quiz in its path.
+
+    The count is kept in a short transaction of its own, so untracked (and anonymous) reads never
+    open a database session, and a tracking hiccup cannot undo the request's own work.
+    """
     if learning_session_id is not None and identity is not None:
-        await sessions.track(
-            session,
-            user_id=identity.user.id,
-            learning_session_id=learning_session_id,
-            chapter_id=request.path_params.get("chapter_id"),
-            quiz_id=request.path_params.get("quiz_id"),
-        )
+        async for session in session_scope(request.app.state.sessionmaker):
+            await sessions.track(
+                session,
+                user_id=identity.user.id,
+                learning_session_id=learning_session_id,
+                chapter_id=request.path_params.get("chapter_id"),
+                quiz_id=request.path_params.get("quiz_id"),
+            )
     return learning_session_id
 
 
