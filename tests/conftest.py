@@ -20,9 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.app import create_app
+from companion.bootstrap import prepare_data
 from companion.config import Settings
 from companion.db import Base, create_engine, create_sessionmaker
-from companion.bootstrap import prepare_data
 
 BACKEND = os.environ.get("COMPANION_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(

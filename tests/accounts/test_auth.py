@@ -18,7 +18,9 @@ async def test_register_login_me_round_trip(client: httpx.AsyncClient, sign_up: 
     assert tokens["user"]["subscription_tier"] == "free"
     assert "password_hash" not in tokens["user"]
 
-    login = await client.post("/api/v1/auth/login", json={"email": "ADA@example.com", "password": tokens["password"]})
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "ADA@example.com", "password": tokens["password"]}
+    )
     assert login.status_code == 200
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"})
     assert me.status_code == 200
@@ -26,7 +28,9 @@ async def test_register_login_me_round_trip(client: httpx.AsyncClient, sign_up: 
     assert me.headers["x-request-id"]
 
 
-async def test_duplicate_email_is_conflict_whatever_the_case(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_duplicate_email_is_conflict_whatever_the_case(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     await sign_up(email="dup@example.com")
     response = await client.post(
         "/api/v1/auth/register",
@@ -68,10 +72,16 @@ async def test_bad_sign_up_names_the_field(client: httpx.AsyncClient, field: str
     assert any(problem["field"] == field for problem in error["details"]["errors"])
 
 
-async def test_wrong_password_and_unknown_email_look_the_same(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_wrong_password_and_unknown_email_look_the_same(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     await sign_up(email="known@example.com")
-    wrong = await client.post("/api/v1/auth/login", json={"email": "known@example.com", "password": "nope nope"})
-    unknown = await client.post("/api/v1/auth/login", json={"email": "ghost@example.com", "password": "nope nope"})
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": "known@example.com", "password": "nope nope"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "ghost@example.com", "password": "nope nope"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
@@ -86,11 +96,15 @@ async def test_repeated_failed_logins_are_rate_limited(client: httpx.AsyncClient
     assert limited.json()["error"]["code"] == "rate_limited"
     # Another account from the same address is unaffected.
     await sign_up(email="other@example.com")
-    other = await client.post("/api/v1/auth/login", json={"email": "other@example.com", "password": "wrong password"})
+    other = await client.post(
+        "/api/v1/auth/login", json={"email": "other@example.com", "password": "wrong password"}
+    )
     assert other.status_code == 401
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_family(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+async def test_refresh_rotates_and_reuse_revokes_the_family(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
     tokens = await sign_up()
     first = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert first.status_code == 200
@@ -106,14 +120,18 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client: httpx.AsyncC
 
 async def test_logout_revokes_refresh_and_access(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     tokens = await sign_up()
-    assert (await client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})).status_code == 204
+    assert (
+        await client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    ).status_code == 204
     again = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert again.status_code == 401
     me = await client.get("/api/v1/me", headers=tokens["headers"])
     assert me.status_code == 401
 
 
-async def test_expired_and_forged_tokens_are_refused(client: httpx.AsyncClient, sign_up: SignUp, settings) -> None:  # type: ignore[no-untyped-def]
+async def test_expired_and_forged_tokens_are_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, settings
+) -> None:  # type: ignore[no-untyped-def]
     tokens = await sign_up()
     user_id = tokens["user"]["id"]
     import uuid
@@ -144,7 +162,9 @@ async def test_secrets_never_reach_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tokens = await sign_up(password="super secret password")
-    await client.post("/api/v1/auth/login", json={"email": tokens["user"]["email"], "password": "super secret password"})
+    await client.post(
+        "/api/v1/auth/login", json={"email": tokens["user"]["email"], "password": "super secret password"}
+    )
     await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "super secret password" not in logged

@@ -33,8 +33,8 @@ async def test_patch_me_validates_and_updates(client: httpx.AsyncClient, sign_up
 async def test_background_change_retires_the_active_learning_path(
     client: httpx.AsyncClient, sign_up: SignUp, db_session: AsyncSession
 ) -> None:
-    from datetime import UTC, datetime, timedelta
     import uuid
+    from datetime import UTC, datetime, timedelta
 
     tokens = await sign_up()
     user_id = uuid.UUID(tokens["user"]["id"])
@@ -51,7 +51,9 @@ async def test_background_change_retires_the_active_learning_path(
     await db_session.commit()
     await client.patch("/api/v1/me", json={"hardware_experience": "professional"}, headers=tokens["headers"])
     active = await db_session.scalar(
-        select(func.count()).where(LearningPathRecommendation.user_id == user_id, LearningPathRecommendation.is_active)
+        select(func.count()).where(
+            LearningPathRecommendation.user_id == user_id, LearningPathRecommendation.is_active
+        )
     )
     assert active == 0
 
@@ -70,7 +72,9 @@ async def test_password_change_signs_out_other_logins(client: httpx.AsyncClient,
         headers=tokens["headers"],
     )
     assert changed.status_code == 200
-    assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).status_code == 401
+    assert (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    ).status_code == 401
     email = tokens["user"]["email"]
     old = await client.post("/api/v1/auth/login", json={"email": email, "password": tokens["password"]})
     new = await client.post("/api/v1/auth/login", json={"email": email, "password": "brand new password"})
@@ -79,7 +83,9 @@ async def test_password_change_signs_out_other_logins(client: httpx.AsyncClient,
 
 async def test_api_keys_authenticate_until_revoked(client: httpx.AsyncClient, sign_up: SignUp) -> None:
     tokens = await sign_up()
-    created = await client.post("/api/v1/me/api-keys", json={"name": "Claude Desktop"}, headers=tokens["headers"])
+    created = await client.post(
+        "/api/v1/me/api-keys", json={"name": "Claude Desktop"}, headers=tokens["headers"]
+    )
     assert created.status_code == 201
     key = created.json()["key"]
     assert key.startswith("cc_")

@@ -150,7 +150,7 @@ async def test_outline_and_reads_reflect_the_learner(client: httpx.AsyncClient, 
     assert set(states.values()) == {"not_started"}
     first_section = outline["chapters"][0]["sections"][0]["section_id"]
     await client.put(
-        f"/api/v1/progress/genai-fundamentals/01-intro-genai",
+        "/api/v1/progress/genai-fundamentals/01-intro-genai",
         json={"section_id": first_section},
         headers=headers,
     )

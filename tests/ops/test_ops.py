@@ -13,7 +13,9 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 
 
 async def test_request_id_is_echoed_or_assigned(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz", headers={"X-Request-ID": "abc123"})).headers["x-request-id"] == "abc123"
+    assert (await client.get("/healthz", headers={"X-Request-ID": "abc123"})).headers[
+        "x-request-id"
+    ] == "abc123"
     assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
 
 
