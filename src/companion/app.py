@@ -19,6 +19,8 @@ from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker
 from companion.error_handlers import install_error_handlers
 from companion.jobs import registry as jobs
+from companion.mcp.http import mount_mcp
+from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
 from companion.ops.router import router as ops_router
 from companion.progress.router import router as progress_router
@@ -65,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.run_jobs:
             background.append(asyncio.create_task(jobs.run_forever(app.state.sessionmaker)))
         try:
-            yield
+            async with app.state.mcp.running():  # the MCP server's session manager
+                yield
         finally:
             for task in background:
                 task.cancel()
@@ -95,4 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(progress_router)
     app.include_router(quizzes_router)
     app.include_router(content_router)
+    app.include_router(oauth_router)
+    # /mcp, its OAuth metadata and the authorization server's endpoints.
+    app.state.mcp = mount_mcp(app, settings)
     return app

@@ -62,6 +62,31 @@ def serve(
     )
 
 
+@app.command("mcp")
+def mcp_stdio(
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="COMPANION_API_KEY", help="An API key (cc_...) to act for its learner."),
+    ] = None,
+    prepare: Annotated[
+        bool, typer.Option(help="Migrate and load the shipped courses before serving.")
+    ] = True,
+) -> None:
+    """Serve the MCP server over stdio for desktop assistants; anonymous unless given an API key."""
+    from companion.bootstrap import prepare_data
+    from companion.errors import CompanionError
+    from companion.mcp.stdio import serve_stdio
+
+    settings = get_settings()
+    if prepare:  # stdout carries the protocol, so progress goes to stderr
+        prepare_data(settings, echo=lambda line: typer.echo(line, err=True))
+    try:
+        asyncio.run(serve_stdio(settings, api_key=api_key))
+    except CompanionError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from error
+
+
 @users_app.command("create-admin")
 def create_admin(
     email: str,

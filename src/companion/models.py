@@ -4,6 +4,7 @@ from companion.accounts.models import ApiKey, RefreshToken, User
 from companion.billing.models import Subscription
 from companion.db import Base
 from companion.llm.models import LLMUsage
+from companion.oauth.models import OAuthAuthorizationCode, OAuthClient, OAuthGrant
 from companion.premium.models import PersonalizedContentCache, TranslationCache
 from companion.progress.models import ChapterProgress, LearningSession, Streak
 from companion.quizzes.models import QuizAttempt
@@ -19,6 +20,9 @@ __all__ = [
     "LLMUsage",
     "LearningPathRecommendation",
     "LearningSession",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthGrant",
     "PersonalizedContentCache",
     "QuizAttempt",
     "RefreshToken",

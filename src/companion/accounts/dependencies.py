@@ -17,6 +17,7 @@ from companion.config import Settings
 from companion.db import session_scope
 from companion.dependencies import SessionDep
 from companion.errors import Forbidden, Unauthorized
+from companion.oauth import service as oauth_service
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login or an API key")
 
@@ -44,6 +45,9 @@ async def _identify(
     if token.startswith(security.API_KEY_PREFIX):
         key_user, key_scopes = await accounts_service.authenticate_api_key(session, secret=token)
         return Identity(user=key_user, scopes=frozenset(key_scopes), method="api_key")
+    if token.startswith(oauth_service.ACCESS_TOKEN_PREFIX):  # an assistant's linked-account token
+        oauth_user, oauth_scopes = await oauth_service.authenticate_access_token(session, token=token)
+        return Identity(user=oauth_user, scopes=frozenset(oauth_scopes), method="oauth")
     claims = security.decode_access_token(
         token, secret=settings.signing_secret(), algorithm=settings.jwt_algorithm
     )
