@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from companion.access import service as access_service
 from companion.accounts.dependencies import OptionalIdentity
+from companion.content import outline
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
 from companion.content.http import cached_json, etag_for
 from companion.content.responses import (
-    Access,
     AccessCheck,
     ChapterNeighbour,
-    ChapterOutline,
     ChapterRead,
     CourseOutline,
     CourseSummary,
@@ -23,27 +22,15 @@ from companion.content.responses import (
     SectionLink,
     SectionNeighbour,
     SectionRead,
-    SectionSummary,
 )
 from companion.content.schemas import SectionRef
 from companion.dependencies import CacheDep, SessionDep
 from companion.errors import NotFound, ValidationFailed
-from companion.progress import service as progress_service
 from companion.progress.dependencies import track_learning_session
-from companion.progress.schemas import ChapterStateSummary
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
 # Reads that carry X-Learning-Session-Id are counted in that learning session.
 tracked = [Depends(track_learning_session)]
-
-
-def _access(decision: access_service.AccessDecision) -> Access:
-    return Access(
-        allowed=decision.allowed,
-        required_tier=decision.required_tier,
-        current_tier=decision.current_tier,
-        reason=decision.reason,
-    )
 
 
 def _link(ref: SectionRef | None) -> SectionLink | None:
@@ -60,18 +47,7 @@ async def list_courses(request: Request, catalog: CatalogDep) -> Response:
     packs = catalog.packs()
 
     async def body() -> list[dict[str, Any]]:
-        return [
-            CourseSummary(
-                course_id=pack.course.id,
-                title=pack.course.title,
-                description=pack.course.description,
-                language=pack.course.language,
-                chapter_count=len(pack.chapters),
-                free_chapter_count=sum(1 for chapter in pack.chapters if chapter.access_tier == "free"),
-                content_version=pack.version,
-            ).model_dump(mode="json")
-            for pack in packs
-        ]
+        return [summary.model_dump(mode="json") for summary in outline.course_summaries(packs)]
 
     return await cached_json(
         request, body, etag=etag_for("catalog", *(pack.version for pack in packs)), public=True
@@ -81,49 +57,7 @@ async def list_courses(request: Request, catalog: CatalogDep) -> Response:
 @router.get("/courses/{course_id}", response_model=CourseOutline)
 async def course_outline(pack: PackDep, identity: OptionalIdentity, session: SessionDep) -> CourseOutline:
     """The table of contents: per chapter, whether you may open it, the tier it needs, your progress."""
-    user = identity.user if identity else None
-    states = (
-        await progress_service.chapter_states(session, user_id=user.id, course_id=pack.course.id)
-        if user
-        else {}
-    )
-    not_started = ChapterStateSummary(state="not_started", completion_percentage=0.0, last_section_id=None)
-    chapters = []
-    for chapter in pack.chapters:
-        quiz = pack.quiz_for_chapter(chapter.chapter_id)
-        chapters.append(
-            ChapterOutline(
-                chapter_id=chapter.chapter_id,
-                chapter_number=chapter.chapter_number,
-                title=chapter.title,
-                subtitle=chapter.subtitle,
-                module=chapter.module,
-                difficulty_level=chapter.difficulty_level,
-                estimated_time_minutes=chapter.estimated_time_minutes,
-                prerequisites=chapter.prerequisites,
-                access_tier=chapter.access_tier,
-                access=_access(access_service.check_chapter(user, chapter)),
-                quiz_id=quiz.quiz_id if quiz else None,
-                sections=[
-                    SectionSummary(
-                        section_id=section.section_id,
-                        title=section.title,
-                        anchor=section.anchor,
-                        estimated_time_minutes=section.estimated_time_minutes,
-                    )
-                    for section in chapter.sections
-                ],
-                progress=states.get(chapter.chapter_id, not_started) if user else None,
-            )
-        )
-    return CourseOutline(
-        course_id=pack.course.id,
-        title=pack.course.title,
-        description=pack.course.description,
-        content_version=pack.version,
-        modules=pack.course.modules,
-        chapters=chapters,
-    )
+    return await outline.course_outline(session, pack=pack, user=identity.user if identity else None)
 
 
 @router.get(
@@ -207,7 +141,7 @@ async def neighbour_chapter(
         direction=direction,
         chapter_id=neighbour_id,
         title=neighbour.title,
-        access=_access(decision),
+        access=outline.access_of(decision),
         message=f'{direction.capitalize()} chapter: "{neighbour.title}".',
     )
 
@@ -241,7 +175,7 @@ async def neighbour_section(
     return SectionNeighbour(
         direction=direction,
         section=_link(ref),
-        access=_access(decision),
+        access=outline.access_of(decision),
         message=f'{direction.capitalize()} section: "{ref.section.title}" in "{ref.chapter.title}".',
     )
 

@@ -5,7 +5,6 @@ Every tool here works anonymously; a linked account (or API key) only changes wh
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -15,16 +14,12 @@ from pydantic import Field
 from companion.access import service as access_service
 from companion.accounts.dependencies import Identity
 from companion.accounts.models import User
+from companion.content import outline
 from companion.content import service as content_service
 from companion.content.responses import (
-    Access,
     AccessCheck,
-    ChapterOutline,
-    CourseOutline,
-    CourseSummary,
     SectionLink,
     SectionRead,
-    SectionSummary,
 )
 from companion.content.schemas import Chapter, ContentPack, SectionRef
 from companion.errors import NotFound, ValidationFailed
@@ -86,18 +81,7 @@ async def list_courses(ctx: Context[ToolContext, Any]) -> CallToolResult:
     Start here when the learner asks what they can study, or when you need a course_id.
     """
     app = tool_context(ctx)
-    courses = [
-        CourseSummary(
-            course_id=pack.course.id,
-            title=pack.course.title,
-            description=pack.course.description,
-            language=pack.course.language,
-            chapter_count=len(pack.chapters),
-            free_chapter_count=sum(chapter.access_tier == "free" for chapter in pack.chapters),
-            content_version=pack.version,
-        ).model_dump(mode="json")
-        for pack in app.catalog.packs()
-    ]
+    courses = [summary.model_dump(mode="json") for summary in outline.course_summaries(app.catalog.packs())]
     return answer({"status": "ok", "courses": courses})
 
 
@@ -111,46 +95,12 @@ async def get_course_outline(course_id: CourseId, ctx: Context[ToolContext, Any]
     """
     app = tool_context(ctx)
     pack = find_pack(app.catalog, course_id)
-    user = await _caller_user(app)
-    chapters = []
-    for chapter in pack.chapters:
-        quiz = pack.quiz_for_chapter(chapter.chapter_id)
-        decision = access_service.check_chapter(user, chapter)
-        chapters.append(
-            ChapterOutline(
-                chapter_id=chapter.chapter_id,
-                chapter_number=chapter.chapter_number,
-                title=chapter.title,
-                subtitle=chapter.subtitle,
-                module=chapter.module,
-                difficulty_level=chapter.difficulty_level,
-                estimated_time_minutes=chapter.estimated_time_minutes,
-                prerequisites=chapter.prerequisites,
-                access_tier=chapter.access_tier,
-                access=Access(**asdict(decision)),
-                quiz_id=quiz.quiz_id if quiz else None,
-                sections=[
-                    SectionSummary(
-                        section_id=section.section_id,
-                        title=section.title,
-                        anchor=section.anchor,
-                        estimated_time_minutes=section.estimated_time_minutes,
-                    )
-                    for section in chapter.sections
-                ],
-                progress=None,
-            )
-        )
-    outline = CourseOutline(
-        course_id=pack.course.id,
-        title=pack.course.title,
-        description=pack.course.description,
-        content_version=pack.version,
-        modules=pack.course.modules,
-        chapters=chapters,
-    )
+    async with app.transaction() as session:
+        identity = await current_identity(app, session)
+        user = identity.user if identity else None
+        course_outline = await outline.course_outline(session, pack=pack, user=user)
     return answer(
-        {"status": "ok", "your_tier": access_service.tier_of(user), **outline.model_dump(mode="json")}
+        {"status": "ok", "your_tier": access_service.tier_of(user), **course_outline.model_dump(mode="json")}
     )
 
 
