@@ -82,7 +82,7 @@ async def create_admin(session: AsyncSession, *, email: str, password: str, full
     return user
 
 
-async def login(
+async def authenticate(
     session: AsyncSession,
     *,
     email: str,
@@ -90,8 +90,8 @@ async def login(
     client_address: str,
     settings: Settings,
     limiter: RateLimiter,
-) -> TokenPair:
-    """Check credentials (with a per-email, per-address limit on failures) and issue tokens."""
+) -> User:
+    """Check credentials, with a per-email, per-address limit on failures; returns the user."""
     limit = f"{settings.login_attempts_per_minute}/minute"
     keys = ("login-failures", normalize_email(email), client_address)
     if await limiter.is_exceeded(limit, *keys):
@@ -106,6 +106,27 @@ async def login(
         raise InvalidCredentials()
     user.last_login_at = datetime.now(UTC)
     await limiter.clear(limit, *keys)
+    return user
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    settings: Settings,
+    limiter: RateLimiter,
+) -> TokenPair:
+    """Check credentials and issue an access token and a refresh token."""
+    user = await authenticate(
+        session,
+        email=email,
+        password=password,
+        client_address=client_address,
+        settings=settings,
+        limiter=limiter,
+    )
     return await issue_tokens(session, user=user, settings=settings)
 
 

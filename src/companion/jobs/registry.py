@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from companion.billing import service as billing_service
 from companion.db import session_scope, utcnow
+from companion.oauth import service as oauth_service
 from companion.premium import service as premium_service
 from companion.progress import tasks as progress_tasks
 from companion.recommendations import service as recommendations_service
@@ -50,7 +51,7 @@ JOBS: dict[str, Job] = {
         Job(
             "end-idle-sessions",
             "End learning sessions idle for 30 minutes.",
-            HOUR,
+            timedelta(minutes=10),
             progress_tasks.end_idle_sessions,
         ),
         Job(
@@ -70,6 +71,12 @@ JOBS: dict[str, Job] = {
             "Drop lapsed paid subscriptions to free.",
             DAY,
             billing_service.expire_lapsed,
+        ),
+        Job(
+            "purge-oauth",
+            "Delete expired authorization codes and revoked or expired OAuth grants.",
+            DAY,
+            oauth_service.purge_expired,
         ),
     )
 }

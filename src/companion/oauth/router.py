@@ -168,9 +168,8 @@ async def consent_decision(
         return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
     try:
-        # The account service's sign-in, with its rate limit on failures; the API login it opens
-        # is closed at once, since only the credential check is wanted here.
-        tokens = await accounts_service.login(
+        # The account service's credential check, with its rate limit on failures.
+        user = await accounts_service.authenticate(
             session,
             email=email,
             password=password,
@@ -189,8 +188,7 @@ async def consent_decision(
             error=error.message,
             status_code=error.status_code,
         )
-    await accounts_service.logout(session, refresh_token=tokens.refresh_token)
-    code = await oauth_service.create_authorization_code(session, pending=pending, user_id=tokens.user.id)
+    code = await oauth_service.create_authorization_code(session, pending=pending, user_id=user.id)
     target = construct_redirect_uri(redirect_uri, code=code, state=state)
     response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
     response.delete_cookie(CSRF_COOKIE, path=ISSUER_PATH)

@@ -344,3 +344,16 @@ async def authenticate_access_token(session: AsyncSession, *, token: str) -> tup
     if access is None or user is None:
         raise Unauthorized("The access token is invalid, expired or revoked.")
     return user, list(access.scopes)
+
+
+async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
+    """Delete authorization codes past their expiry and grants that are revoked or fully expired."""
+    codes = await session.execute(
+        delete(OAuthAuthorizationCode).where(OAuthAuthorizationCode.expires_at <= now)
+    )
+    grants = await session.execute(
+        delete(OAuthGrant).where(
+            or_(OAuthGrant.revoked_at.is_not(None), OAuthGrant.refresh_expires_at <= now)
+        )
+    )
+    return int(getattr(codes, "rowcount", 0) or 0) + int(getattr(grants, "rowcount", 0) or 0)
