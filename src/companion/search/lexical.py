@@ -1,0 +1,105 @@
+"""BM25 lexical search (bm25s) with English stemming and stopwords, saved to and loaded from a directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+IDS_FILE = "ids.json"
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-case, split, drop English stopwords and stem; the same for passages and queries."""
+    tokens: list[list[str]] = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+    )
+    return tokens
+
+
+class LexicalIndex:
+    """A BM25 index over passages identified by string ids."""
+
+    def __init__(self, ids: Sequence[str], retriever: bm25s.BM25 | None) -> None:
+        self.ids = list(ids)
+        self._positions = {passage_id: position for position, passage_id in enumerate(self.ids)}
+        # bm25s cannot index an empty corpus, so an empty index has no retriever.
+        self._retriever = retriever
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
+        """Index `texts`, each known by the id at the same position."""
+        if len(ids) != len(texts):
+            raise ValueError("ids and texts must have the same length")
+        if len(set(ids)) != len(ids):
+            raise ValueError("ids must be unique")
+        if not ids:
+            return cls([], None)
+        retriever = bm25s.BM25()
+        retriever.index(tokenize(texts), show_progress=False)
+        return cls(ids, retriever)
+
+    def save(self, directory: Path) -> None:
+        """Write the index to `directory`, replacing its contents (not atomic: see HybridIndex)."""
+        directory = Path(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        if self._retriever is not None:
+            self._retriever.save(str(directory), show_progress=False)
+        (directory / IDS_FILE).write_text(json.dumps(self.ids))
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        """Read an index written by `save`."""
+        directory = Path(directory)
+        ids: list[str] = json.loads((directory / IDS_FILE).read_text())
+        if not ids:
+            return cls([], None)
+        retriever = bm25s.BM25.load(str(directory), show_progress=False)
+        return cls(ids, retriever)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def mask(self, allowed: Collection[str]) -> np.ndarray:
+        """A boolean mask over the indexed passages, true for the ids in `allowed`."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        positions = [self._positions[passage_id] for passage_id in allowed if passage_id in self._positions]
+        mask[positions] = True
+        return mask
+
+    def search(
+        self, query: str, k: int, *, allowed: np.ndarray | Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `k` passages for `query` as (id, score), best first; only `allowed` ones when given.
+
+        `allowed` is a boolean mask aligned with `ids` or a collection of ids. Passages sharing no term
+        with the query are never returned.
+        """
+        if self._retriever is None or k <= 0:
+            return []
+        vocabulary = self._retriever.vocab_dict
+        query_tokens = [token for token in tokenize([query])[0] if token in vocabulary]
+        if not query_tokens:
+            return []
+        weight_mask = None
+        if allowed is not None:
+            mask = allowed if isinstance(allowed, np.ndarray) else self.mask(allowed)
+            if not mask.any():
+                return []
+            weight_mask = mask.astype(np.float32)
+        documents, scores = self._retriever.retrieve(
+            [query_tokens], k=min(k, len(self.ids)), weight_mask=weight_mask, show_progress=False
+        )
+        # bm25s fills the k slots with zero-score passages (and masked-out ones score zero).
+        return [
+            (self.ids[int(position)], float(score))
+            for position, score in zip(documents[0], scores[0], strict=True)
+            if score > 0
+        ]
