@@ -88,7 +88,7 @@ async def run_job(
     """Run one job in its own transaction; returns how many rows it changed."""
     async for session in session_scope(sessionmaker):
         changed = await job.run(session, now=now or utcnow())
-    logger.info("job %s changed %d row(s)", job.name, changed)
+    logger.log(logging.INFO if changed else logging.DEBUG, "job %s changed %d row(s)", job.name, changed)
     return changed
 
 
