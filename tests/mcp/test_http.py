@@ -21,6 +21,14 @@ PHASE_1_TOOLS = {
     "check_access",
     "whoami",
 }
+# Tools about the caller's own record (tools_learning.py): they need an account and a scope.
+LEARNER_TOOLS = {
+    "submit_quiz_answers": "progress:write",
+    "record_progress": "progress:write",
+    "my_progress": "content:read",
+    "my_streak": "content:read",
+    "my_learning_path": "content:read",
+}
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -29,7 +37,15 @@ async def test_lists_tools_prompts_and_resources(live_server: str, mode: str) ->
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
         resources = {resource.uri: resource for resource in (await client.list_resources()).resources}
-    assert set(tools) == PHASE_1_TOOLS
+    assert set(tools) == PHASE_1_TOOLS | set(LEARNER_TOOLS)
+    for name, scope in LEARNER_TOOLS.items():
+        tool = tools.pop(name)
+        assert tool.description and len(tool.description) > 60, name
+        assert tool.meta is not None and tool.meta["securitySchemes"] == [
+            {"type": "oauth2", "scopes": [scope]}
+        ]
+        assert tool.annotations is not None and tool.annotations.destructive_hint is False
+        assert tool.annotations.read_only_hint is (scope == "content:read"), name
     for tool in tools.values():
         assert tool.description and len(tool.description) > 60, tool.name
         assert tool.annotations is not None and tool.annotations.read_only_hint is True

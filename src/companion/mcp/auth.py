@@ -9,7 +9,9 @@ challenge, so the client knows to refresh or link again. Tools that need a learn
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
@@ -31,6 +33,10 @@ from companion.oauth import service as oauth_service
 from companion.oauth.provider import Transaction, resource_url
 
 API_KEY_CLIENT = "api_key"
+
+# The learner `current_identity` found during the current tool call, kept so that recording the
+# call in the learner's learning session (tooling.py) does not look them up a second time.
+_call_identity: ContextVar[Identity | None] = ContextVar("companion_mcp_call_identity", default=None)
 
 
 def resource_metadata_url(settings: Settings) -> str:
@@ -139,7 +145,24 @@ async def current_identity(app: ToolContext, session: AsyncSession) -> Identity 
     if user is None:
         raise Unauthorized("The account no longer exists or is disabled.")
     method = (access.claims or {}).get("method", "oauth")
-    return Identity(user=user, scopes=frozenset(access.scopes), method=str(method))
+    identity = Identity(user=user, scopes=frozenset(access.scopes), method=str(method))
+    _call_identity.set(identity)
+    return identity
+
+
+@contextmanager
+def tool_call_scope() -> Iterator[None]:
+    """Start a tool call with no caller known yet, and forget its caller when it ends."""
+    token = _call_identity.set(None)
+    try:
+        yield
+    finally:
+        _call_identity.reset(token)
+
+
+async def calling_identity(app: ToolContext, session: AsyncSession) -> Identity | None:
+    """The learner behind the current tool call: the one the tool already resolved, else resolved now."""
+    return _call_identity.get() or await current_identity(app, session)
 
 
 async def require_identity(app: ToolContext, session: AsyncSession, *, scope: str) -> Identity:

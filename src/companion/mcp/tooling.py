@@ -6,6 +6,9 @@ It parses input, calls one service, and returns `answer(...)` (structured conten
 JSON as text). Domain errors raised inside become error results with our error body; a gated
 item is not an error but an `upgrade_required` answer; `require_identity` turns an anonymous
 caller into a "sign in" result that also tells ChatGPT to start account linking.
+
+Every call by an identified learner who granted `progress:write` is counted in their `chatgpt`
+learning session, with the chapter or quiz the tool noted through `note_interaction`.
 """
 
 from __future__ import annotations
@@ -13,24 +16,38 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from companion.access.service import AccessDecision
 from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack, Quiz, Section
 from companion.content.service import ContentCatalog
-from companion.errors import CompanionError, NotFound
-from companion.mcp.auth import SignInRequired
+from companion.db import utcnow
+from companion.errors import CompanionError, NotFound, UpgradeRequired
+from companion.mcp.auth import SignInRequired, calling_identity, tool_call_scope
+from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.resources import Widget
+from companion.progress import sessions as learning_sessions
+
+logger = logging.getLogger(__name__)
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
 ToolFunctionT = TypeVar("ToolFunctionT", bound=ToolFunction)
+
+# Reading one's own record needs `content:read`; changing it (and being counted in a learning
+# session) needs `progress:write`, as for the HTTP API.
+READ_SCOPE = "content:read"
+WRITE_SCOPE = "progress:write"
 
 # --- Arguments shared by tools -----------------------------------------------------------------
 
@@ -60,12 +77,18 @@ def answer(structured: dict[str, Any]) -> CallToolResult:
 
 def upgrade_required(decision: AccessDecision, **target: str) -> CallToolResult:
     """The gate said no: what is locked, the tier needed and why, for the assistant to tell the learner."""
+    return _upgrade_answer(decision.required_tier, decision.current_tier, decision.reason, target)
+
+
+def _upgrade_answer(
+    required_tier: str, current_tier: str | None, reason: str, target: dict[str, str]
+) -> CallToolResult:
     return answer(
         {
             "status": "upgrade_required",
-            "required_tier": decision.required_tier,
-            "current_tier": decision.current_tier,
-            "reason": decision.reason,
+            "required_tier": required_tier,
+            "current_tier": current_tier,
+            "reason": reason,
             **target,
             "guidance": (
                 "Tell the learner this is part of a paid plan and offer the chapters they can open. "
@@ -162,6 +185,8 @@ class ToolDefinition:
     # None: anyone may call it; a scope: it acts on the caller's own record and needs that scope.
     requires_scope: str | None
     widget: Widget | None
+    # A widget may call this tool itself (the quiz widget submits answers) without rendering it.
+    widget_accessible: bool = False
 
     @property
     def name(self) -> str:
@@ -177,7 +202,12 @@ class ToolDefinition:
             ]
         else:
             schemes = [{"type": "oauth2", "scopes": [self.requires_scope]}]
-        return {"securitySchemes": schemes, **(self.widget.tool_meta() if self.widget else {})}
+        meta: dict[str, Any] = {"securitySchemes": schemes}
+        if self.widget is not None:
+            meta.update(self.widget.tool_meta())
+        elif self.widget_accessible:
+            meta["openai/widgetAccessible"] = True
+        return meta
 
 
 @dataclass
@@ -195,6 +225,7 @@ class Toolset:
         idempotent: bool = True,
         requires_scope: str | None = None,
         widget: Widget | None = None,
+        widget_accessible: bool = False,
     ) -> Callable[[ToolFunctionT], ToolFunctionT]:
         """Declare a tool; its docstring is the description the model reads to choose it."""
 
@@ -202,7 +233,16 @@ class Toolset:
             if not function.__doc__:
                 raise ValueError(f"tool {function.__name__} needs a docstring: it is the model's description")
             self.definitions.append(
-                ToolDefinition(function, title, read_only, destructive, idempotent, requires_scope, widget)
+                ToolDefinition(
+                    function,
+                    title,
+                    read_only,
+                    destructive,
+                    idempotent,
+                    requires_scope,
+                    widget,
+                    widget_accessible,
+                )
             )
             return function
 
@@ -212,7 +252,7 @@ class Toolset:
         """Add every tool of the set to the server."""
         for definition in self.definitions:
             server.add_tool(
-                _answering_errors(definition.function),
+                _tool_call(definition.function),
                 name=definition.name,
                 title=definition.title,
                 description=inspect.cleandoc(definition.function.__doc__ or ""),
@@ -227,13 +267,82 @@ class Toolset:
             )
 
 
-def _answering_errors(function: ToolFunction) -> ToolFunction:
+# --- Running a call ----------------------------------------------------------------------------
+
+
+@dataclass
+class Interaction:
+    """What one tool call served, for the caller's learning session."""
+
+    chapter_id: str | None = None
+    quiz_id: str | None = None
+
+
+_interaction: ContextVar[Interaction | None] = ContextVar("companion_mcp_interaction", default=None)
+
+# The arguments that name what a gated answer is about.
+_TARGET_ARGUMENTS = ("course_id", "chapter_id", "section_id", "quiz_id")
+
+
+def note_interaction(*, chapter_id: str | None = None, quiz_id: str | None = None) -> None:
+    """Note the chapter this call served or the quiz it graded, for the learner's learning session."""
+    interaction = _interaction.get()
+    if interaction is not None:
+        interaction.chapter_id = chapter_id or interaction.chapter_id
+        interaction.quiz_id = quiz_id or interaction.quiz_id
+
+
+@contextmanager
+def _interaction_scope() -> Iterator[Interaction]:
+    interaction = Interaction()
+    token = _interaction.set(interaction)
+    try:
+        yield interaction
+    finally:
+        _interaction.reset(token)
+
+
+async def _record_interaction(app: ToolContext, interaction: Interaction) -> None:
+    """Count the call in the caller's `chatgpt` learning session; anonymous calls record nothing."""
+    try:
+        async with app.transaction() as session:
+            identity = await calling_identity(app, session)
+            if identity is None or WRITE_SCOPE not in identity.scopes:
+                return
+            await learning_sessions.record_assistant_interaction(
+                session,
+                user_id=identity.user.id,
+                interface="chatgpt",
+                chapter_id=interaction.chapter_id,
+                quiz_id=interaction.quiz_id,
+                now=utcnow(),
+            )
+    except CompanionError:
+        return  # the caller cannot be identified (the tool has already answered why)
+    except SQLAlchemyError:
+        # The tool's own work is committed: failing to count it must not turn its answer into an error.
+        logger.exception("could not record the tool call in the learner's learning session")
+
+
+def _tool_call(function: ToolFunction) -> ToolFunction:
     # functools.wraps keeps the signature, so the SDK still derives the input schema from `function`.
     @functools.wraps(function)
     async def call(*args: Any, **kwargs: Any) -> CallToolResult:
-        try:
-            return await function(*args, **kwargs)
-        except CompanionError as error:
-            return error_answer(error)
+        with tool_call_scope(), _interaction_scope() as interaction:
+            try:
+                result = await function(*args, **kwargs)
+            except UpgradeRequired as refusal:
+                # A service's gate said no: an answer to pass on, as when a tool checks the gate itself.
+                target = {
+                    name: kwargs[name] for name in _TARGET_ARGUMENTS if isinstance(kwargs.get(name), str)
+                }
+                current_tier = refusal.details.get("current_tier")
+                result = _upgrade_answer(refusal.required_tier, current_tier, refusal.message, target)
+            except CompanionError as error:
+                result = error_answer(error)
+            context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
+            if context is not None:
+                await _record_interaction(tool_context(context), interaction)
+        return result
 
     return call

@@ -38,6 +38,7 @@ from companion.mcp.tooling import (
     find_pack,
     find_quiz,
     find_section,
+    note_interaction,
     upgrade_required,
 )
 
@@ -71,6 +72,7 @@ async def _chapter_answer(
             decision, course_id=pack.course.id, chapter_id=chapter.chapter_id, title=chapter.title
         )
     document = await content_service.chapter_document(app.cache, pack, chapter.chapter_id)
+    note_interaction(chapter_id=chapter.chapter_id)
     return answer({"status": "ok", "chapter": document})
 
 
@@ -138,6 +140,7 @@ async def read_section(
         return upgrade_required(
             decision, course_id=course_id, chapter_id=chapter_id, section_id=section_id, title=chapter.title
         )
+    note_interaction(chapter_id=chapter_id)
     section_read = SectionRead(
         course_id=course_id,
         content_version=pack.version,

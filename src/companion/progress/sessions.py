@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.db import utcnow
 from companion.errors import NotFound
 from companion.progress.models import LearningSession
-from companion.progress.schemas import LearningSessionCreate
+from companion.progress.schemas import Interface, LearningSessionCreate
+
+# An assistant's tool calls belong to one session while they come less than this far apart
+# (the same idle time after which the end-idle-sessions job ends a session).
+ASSISTANT_IDLE_WINDOW = timedelta(minutes=30)
 
 
 async def start(
@@ -63,6 +68,7 @@ async def track(
     learning_session_id: uuid.UUID,
     chapter_id: str | None = None,
     quiz_id: str | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Count one interaction in the learner's open session; False (nothing recorded) for any other id."""
     # A stale or foreign session id is ignored rather than refused: it must never break the request.
@@ -74,7 +80,7 @@ async def track(
             LearningSession.user_id == user_id,
             LearningSession.ended_at.is_(None),
         )
-        .values(interaction_count=LearningSession.interaction_count + 1, last_activity_at=utcnow())
+        .values(interaction_count=LearningSession.interaction_count + 1, last_activity_at=at or utcnow())
         .returning(LearningSession.chapters_accessed, LearningSession.quizzes_taken),
         execution_options={"synchronize_session": False},
     )
@@ -92,3 +98,53 @@ async def track(
             execution_options={"synchronize_session": False},
         )
     return True
+
+
+async def record_assistant_interaction(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    interface: Interface = "chatgpt",
+    chapter_id: str | None = None,
+    quiz_id: str | None = None,
+    now: datetime,
+) -> uuid.UUID:
+    """Count one assistant tool call in the learner's session of that interface; returns the session id.
+
+    The learner's open session is reused while its last activity is under 30 minutes old; otherwise
+    a new one starts (the idle job ends the old one). Two first calls at the very same moment may
+    each start one: a harmless extra session, not worth a lock on every tool call.
+    """
+    open_session_id = await session.scalar(
+        select(LearningSession.id)
+        .where(
+            LearningSession.user_id == user_id,
+            LearningSession.interface == interface,
+            LearningSession.ended_at.is_(None),
+            LearningSession.last_activity_at > now - ASSISTANT_IDLE_WINDOW,
+        )
+        .order_by(LearningSession.last_activity_at.desc())
+        .limit(1)
+    )
+    if open_session_id is not None and await track(
+        session,
+        user_id=user_id,
+        learning_session_id=open_session_id,
+        chapter_id=chapter_id,
+        quiz_id=quiz_id,
+        at=now,
+    ):
+        return open_session_id
+    learning_session = LearningSession(
+        user_id=user_id,
+        interface=interface,
+        started_at=now,
+        last_activity_at=now,
+        interaction_count=1,
+        chapters_accessed=[chapter_id] if chapter_id else [],
+        quizzes_taken=[quiz_id] if quiz_id else [],
+        session_metadata={"source": "mcp"},
+    )
+    session.add(learning_session)
+    await session.flush()
+    return learning_session.id
