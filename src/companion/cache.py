@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from cachetools import TLRUCache
@@ -123,6 +124,16 @@ class RedisCache:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+async def get_or_build(cache: Cache, key: str, ttl: int, build: Callable[[], Any]) -> Any:
+    """Cache-aside: the cached value, or `build()` stored for `ttl` seconds."""
+    cached = await cache.get(key)
+    if cached is not None:
+        return cached
+    value = build()
+    await cache.set(key, value, ttl)
+    return value
 
 
 def create_cache(redis_url: str | None) -> Cache:

@@ -84,35 +84,30 @@ def get_quiz(pack: ContentPack, quiz_id: str) -> Quiz:
 
 async def chapter_document(cache: Cache, pack: ContentPack, chapter_id: str) -> dict[str, Any]:
     """The chapter as served (structured fields plus navigation), through the cache keyed by version."""
-    key = cache_keys.chapter_key(pack.course.id, pack.version, chapter_id)
-    cached = await cache.get(key)
-    if cached is not None:
-        return dict(cached)
     chapter = get_chapter(pack, chapter_id)
-    quiz = pack.quiz_for_chapter(chapter_id)
-    document = {
-        "course_id": pack.course.id,
-        "content_version": pack.version,
-        **chapter.model_dump(mode="json"),
-        "quiz_id": quiz.quiz_id if quiz else None,
-        "previous_chapter_id": pack.previous_chapter_id(chapter_id),
-        "next_chapter_id": pack.next_chapter_id(chapter_id),
-    }
-    await cache.set(key, document, cache_keys.CHAPTER_TTL)
-    return document
+
+    def build() -> dict[str, Any]:
+        quiz = pack.quiz_for_chapter(chapter_id)
+        return {
+            "course_id": pack.course.id,
+            "content_version": pack.version,
+            **chapter.model_dump(mode="json"),
+            "quiz_id": quiz.quiz_id if quiz else None,
+            "previous_chapter_id": pack.previous_chapter_id(chapter_id),
+            "next_chapter_id": pack.next_chapter_id(chapter_id),
+        }
+
+    key = cache_keys.chapter_key(pack.course.id, pack.version, chapter_id)
+    return dict(await cache_keys.get_or_build(cache, key, cache_keys.CHAPTER_TTL, build))
 
 
 async def learner_quiz_document(cache: Cache, pack: ContentPack, quiz_id: str) -> dict[str, Any]:
     """The quiz as a learner sees it (never answers, rubrics or samples), through the cache."""
-    key = cache_keys.quiz_key(pack.course.id, pack.version, quiz_id)
-    cached = await cache.get(key)
-    if cached is not None:
-        return dict(cached)
     quiz = get_quiz(pack, quiz_id)
-    document = {
-        "course_id": pack.course.id,
-        "content_version": pack.version,
-        **quiz.for_learner().model_dump(mode="json"),
-    }
-    await cache.set(key, document, cache_keys.QUIZ_TTL)
-    return document
+
+    def build() -> dict[str, Any]:
+        learner_view = quiz.for_learner().model_dump(mode="json")
+        return {"course_id": pack.course.id, "content_version": pack.version, **learner_view}
+
+    key = cache_keys.quiz_key(pack.course.id, pack.version, quiz_id)
+    return dict(await cache_keys.get_or_build(cache, key, cache_keys.QUIZ_TTL, build))
