@@ -26,6 +26,10 @@ from companion.ops.router import router as ops_router
 from companion.progress.router import router as progress_router
 from companion.quizzes.router import router as quizzes_router
 from companion.ratelimit import RateLimiter
+from companion.recommendations.router import router as recommendations_router
+from companion.search.router import router as search_router
+from companion.search.service import CourseSearch
+from companion.tutor.router import router as tutor_router
 
 API_DESCRIPTION = """Course Companion serves a course verbatim, searches it, grades quizzes, and tracks
 progress and streaks for learners, through this API and through AI assistants (MCP).
@@ -61,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog = ContentCatalog(store_from_settings(settings))
         await catalog.refresh()
         app.state.catalog = catalog
+        # One vector store client and one model per process; indexes missing here build in the background.
+        app.state.search = await asyncio.to_thread(CourseSearch.open, settings)
+        await app.state.search.start(catalog.packs())
         background = [
             asyncio.create_task(_refresh_content_forever(catalog, settings.content_refresh_seconds))
         ]
@@ -72,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in background:
                 task.cancel()
+            app.state.search.close()
             await app.state.cache.close()
             await engine.dispose()
 
@@ -97,7 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(progress_router)
     app.include_router(quizzes_router)
+    app.include_router(recommendations_router)
     app.include_router(content_router)
+    app.include_router(search_router)
+    app.include_router(tutor_router)
     app.include_router(oauth_router)
     # /mcp, its OAuth metadata and the authorization server's endpoints.
     app.state.mcp = mount_mcp(app, settings)

@@ -11,6 +11,7 @@ import uvicorn
 from companion.config import get_settings
 from companion.content import cli as content_cli
 from companion.db import standalone_session
+from companion.search import cli as search_cli
 
 app = typer.Typer(
     help="Course Companion: an AI-native course companion (API, MCP server, web textbook).",
@@ -20,6 +21,7 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage accounts: administrators and subscription tiers.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(content_cli.app, name="content", help="Validate and publish course content packs.")
+app.add_typer(search_cli.app, name="index", help="Build the search indexes of the published courses.")
 jobs_app = typer.Typer(help="Retention jobs (also run on schedule inside `serve`).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 

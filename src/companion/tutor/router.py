@@ -1,0 +1,127 @@
+"""Tutor chat endpoints: your conversations and grounded, cited answers from the course."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from companion.accounts.dependencies import CurrentIdentity, CurrentUser
+from companion.content.dependencies import CatalogDep
+from companion.dependencies import CacheDep, LimiterDep, SessionDep, SettingsDep
+from companion.search.dependencies import CourseSearchDep
+from companion.tutor import service as tutor_service
+from companion.tutor.dependencies import OwnConversation
+from companion.tutor.schemas import (
+    ConversationCreate,
+    ConversationDetail,
+    ConversationRead,
+    ExchangeRead,
+    MessageCreate,
+)
+
+router = APIRouter(prefix="/api/v1/tutor", tags=["tutor"])
+
+# Asking writes to the learning record (conversation history and the streak).
+WRITE_SCOPE = "progress:write"
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "not_found: no such conversation of yours, or it expired"}
+}
+
+
+@router.post(
+    "/conversations",
+    response_model=ConversationDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "not_found: unknown course"}, 429: {"description": "rate_limited"}},
+)
+async def create_conversation(
+    data: ConversationCreate,
+    identity: CurrentIdentity,
+    session: SessionDep,
+    catalog: CatalogDep,
+    course_search: CourseSearchDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+) -> ConversationDetail:
+    """Start a conversation (kept 24 hours), optionally asking its first question at once."""
+    identity.require_scope(WRITE_SCOPE)
+    return await tutor_service.create_conversation(
+        session,
+        user=identity.user,
+        data=data,
+        catalog=catalog,
+        course_search=course_search,
+        limiter=limiter,
+        settings=settings,
+        cache=cache,
+    )
+
+
+@router.get("/conversations", response_model=list[ConversationRead])
+async def list_conversations(
+    user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> list[ConversationRead]:
+    """Your conversations of the last 24 hours, newest first."""
+    return await tutor_service.list_conversations(session, user=user, limit=limit)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
+async def read_conversation(conversation: OwnConversation, session: SessionDep) -> ConversationDetail:
+    """One of your conversations with its messages in order."""
+    return await tutor_service.conversation_detail(session, conversation=conversation)
+
+
+@router.delete(
+    "/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND
+)
+async def delete_conversation(
+    conversation: OwnConversation, identity: CurrentIdentity, session: SessionDep
+) -> Response:
+    """Delete one of your conversations now, with its messages."""
+    identity.require_scope(WRITE_SCOPE)
+    await tutor_service.delete_conversation(session, conversation=conversation)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=ExchangeRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **NOT_FOUND,
+        403: {"description": "upgrade_required: the selected passage is in a chapter above your tier"},
+        429: {"description": "rate_limited: too many questions this minute"},
+    },
+)
+async def ask(
+    message: MessageCreate,
+    conversation: OwnConversation,
+    identity: CurrentIdentity,
+    session: SessionDep,
+    catalog: CatalogDep,
+    course_search: CourseSearchDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+) -> ExchangeRead:
+    """Ask a question (up to 5,000 characters), optionally about a selected passage; get a cited answer.
+
+    Answers quote the course: the most relevant sentences you may read, each passage cited as [n] in
+    `answer.sources`. When nothing relevant is found the answer says the course does not cover it and
+    names the nearest sections. With `selected_text` (and `selected_context`) the answer draws only on
+    that passage and its section.
+    """
+    identity.require_scope(WRITE_SCOPE)
+    return await tutor_service.ask(
+        session,
+        user=identity.user,
+        conversation=conversation,
+        message=message,
+        catalog=catalog,
+        course_search=course_search,
+        limiter=limiter,
+        settings=settings,
+        cache=cache,
+    )
