@@ -20,6 +20,7 @@ PHASE_1_TOOLS = {
     "get_quiz",
     "check_access",
     "whoami",
+    "search_course",
 }
 # Tools about the caller's own record (tools_learning.py): they need an account and a scope.
 LEARNER_TOOLS = {
@@ -109,6 +110,24 @@ async def test_browse_and_read_anonymously(live_server: str, client: httpx.Async
     assert questions and all("correct_answer" not in q and "accepted_answers" not in q for q in questions)
     assert "explanation" not in str(quiz)
     assert me["signed_in"] is False and me["tier"] == "free"
+
+
+async def test_search_cites_sections_and_withholds_locked_passages(live_server: str) -> None:
+    async with mcp_client(live_server) as mcp:
+        found = structured(
+            await call(mcp, "search_course", query="How do temperature and top-p change decoding?", limit=10)
+        )
+        retrieval = structured(
+            await call(mcp, "search_course", query="vector database chunking", course_id=COURSE)
+        )
+        unknown = await call(mcp, "search_course", query="tokens", course_id="no-such-course")
+    best = found["results"][0]
+    assert best["chapter_id"] == "02-llms" and best["locked"] is False
+    assert best["citation"]["url"].startswith(f"/courses/{COURSE}/chapters/02-llms#")
+    assert "**" in best["snippet"]
+    locked = [result for result in retrieval["results"] if result["locked"]]
+    assert locked and all(r["content"] is None and r["required_tier"] == "premium" for r in locked)
+    assert unknown.is_error and "course_id" in str(structured(unknown))
 
 
 async def test_gated_content_is_a_structured_upgrade_answer(live_server: str) -> None:

@@ -46,7 +46,7 @@ LEARNER_TOOL_SCOPES = {
 def in_process_server(app: FastAPI, *, api_key: str | None) -> Client:
     """The real server in process, acting for `api_key` as the stdio server does."""
     state = app.state
-    context = ToolContext(state.settings, state.sessionmaker, state.cache, state.catalog, api_key=api_key)
+    context = ToolContext.from_app_state(state, api_key=api_key)
     return Client(create_server(lambda: context))
 
 

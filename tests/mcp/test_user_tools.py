@@ -32,13 +32,7 @@ async def save_note(note: str, ctx: Context[ToolContext, Any]) -> CallToolResult
 def server_for(app: FastAPI, *, api_key: str | None) -> MCPServer[ToolContext]:
     """The real server plus the probe tool, in process, acting for `api_key` as stdio does."""
     state = app.state
-    context = ToolContext(
-        settings=state.settings,
-        sessionmaker=state.sessionmaker,
-        cache=state.cache,
-        catalog=state.catalog,
-        api_key=api_key,
-    )
+    context = ToolContext.from_app_state(state, api_key=api_key)
     server = create_server(lambda: context)
     probe_tools.register(server)
     return server

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is needed to run t
 async def tool_output(app: FastAPI, tool: str, **arguments: str) -> dict[str, Any]:
     """What ChatGPT would hand the widget as window.openai.toolOutput."""
     state = app.state
-    context = ToolContext(state.settings, state.sessionmaker, state.cache, state.catalog)
+    context = ToolContext.from_app_state(state)
     async with Client(create_server(lambda: context)) as mcp:
         return structured(await call(mcp, tool, **arguments))
 

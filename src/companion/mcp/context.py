@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from companion.config import Settings
 from companion.content.service import ContentCatalog
 from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker, session_scope
+from companion.search.service import CourseSearch
 
 
 @asynccontextmanager
@@ -35,8 +37,21 @@ class ToolContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     cache: Cache
     catalog: ContentCatalog
+    search: CourseSearch
     # stdio only: the API key the desktop client was started with; HTTP callers send their own.
     api_key: str | None = None
+
+    @classmethod
+    def from_app_state(cls, state: Any, *, api_key: str | None = None) -> ToolContext:
+        """The context of the HTTP application, from what its lifespan put on `app.state`."""
+        return cls(
+            settings=state.settings,
+            sessionmaker=state.sessionmaker,
+            cache=state.cache,
+            catalog=state.catalog,
+            search=state.search,
+            api_key=api_key,
+        )
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A database session whose transaction the tool call owns."""
@@ -55,15 +70,20 @@ async def standalone_tool_context(settings: Settings, *, api_key: str | None) ->
     engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
     cache = create_cache(settings.redis_url)
     catalog = ContentCatalog(store_from_settings(settings))
+    # If a server already holds the embedded Qdrant, this process searches with BM25 alone (and says so).
+    course_search = await asyncio.to_thread(CourseSearch.open, settings)
     try:
         await catalog.refresh()
+        await course_search.start(catalog.packs())
         yield ToolContext(
             settings=settings,
             sessionmaker=create_sessionmaker(engine),
             cache=cache,
             catalog=catalog,
+            search=course_search,
             api_key=api_key,
         )
     finally:
+        course_search.close()
         await cache.close()
         await engine.dispose()

@@ -85,10 +85,7 @@ def mount_mcp(app: FastAPI, settings: Settings) -> McpMount:
         return transaction(app.state.sessionmaker)
 
     def app_tool_context() -> ToolContext:
-        state = app.state
-        return ToolContext(
-            settings=settings, sessionmaker=state.sessionmaker, cache=state.cache, catalog=state.catalog
-        )
+        return ToolContext.from_app_state(app.state)
 
     server = create_server(app_tool_context)
     # Stateless, JSON responses: any API process can answer any request (no sticky sessions).

@@ -5,7 +5,7 @@ Every tool here works anonymously; a linked account (or API key) only changes wh
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
@@ -41,6 +41,7 @@ from companion.mcp.tooling import (
     note_interaction,
     upgrade_required,
 )
+from companion.search import service as search_service
 
 content_tools = Toolset()
 
@@ -264,6 +265,48 @@ async def check_access(
         decision, course_id=course_id, chapter_id=chapter_id, quiz_id=quiz_id, feature=feature
     )
     return answer({"status": "ok", **check.model_dump(mode="json")})
+
+
+@content_tools.tool(title="Search the course", read_only=True)
+async def search_course(
+    query: Annotated[
+        str, Field(min_length=1, max_length=500, description="The learner's question or keywords.")
+    ],
+    ctx: Context[ToolContext, Any],
+    course_id: Annotated[
+        str | None, Field(description="Limit to one course (from list_courses); all courses when omitted.")
+    ] = None,
+    chapter_id: Annotated[str | None, Field(description="Limit to one chapter.")] = None,
+    difficulty: Annotated[
+        Literal["beginner", "intermediate", "advanced"] | None, Field(description="Limit to a difficulty.")
+    ] = None,
+    topic: Annotated[str | None, Field(description="Limit to chapters tagged with this topic.")] = None,
+    limit: Annotated[int, Field(ge=1, le=20, description="How many passages to return.")] = 5,
+) -> CallToolResult:
+    """Find the course passages that answer a question, best first, each with a citation (chapter,
+    section, link) and a highlighted snippet.
+
+    Use it before explaining a concept, so the explanation is grounded in the course text, and cite
+    the sections you used. Passages of chapters outside the caller's plan come back `locked` with the
+    tier that opens them and no text: mention that the topic is covered there. `mode` says whether
+    embeddings took part ("hybrid") or keyword search answered alone ("lexical").
+    """
+    app = tool_context(ctx)
+    if course_id is not None:
+        find_pack(app.catalog, course_id)
+    user = await _caller_user(app)
+    result = await search_service.search(
+        app.search,
+        catalog=app.catalog,
+        user=user,
+        query=query,
+        course_id=course_id,
+        chapter_id=chapter_id,
+        difficulty=difficulty,
+        topic=topic,
+        limit=limit,
+    )
+    return answer({"status": "ok", **result.model_dump(mode="json")})
 
 
 @content_tools.tool(title="Who am I", read_only=True)
