@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     embedding_provider: Literal["minilm", "openai", "none"] = "minilm"
+    # Inference threads per MiniLM call; unset = up to 4. On a busy 2-core host, 1 steadies query latency.
+    embedding_threads: int | None = None
     openai_api_key: str | None = None
     openai_base_url: str = "https://api.openai.com/v1"
     # Hybrid fusion: "convex" (min-max normalised scores, weighted) or "rrf" (reciprocal rank fusion).

@@ -219,4 +219,4 @@ def load_embedder(settings: Settings) -> Embedder | None:
         if not settings.openai_api_key:
             raise EmbeddingUnavailable("COMPANION_OPENAI_API_KEY is required for embedding_provider=openai")
         return OpenAIEmbedder(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
-    return MiniLMEmbedder()
+    return MiniLMEmbedder(threads=settings.embedding_threads)
