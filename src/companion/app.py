@@ -101,12 +101,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "ETag"],
         )
     app.add_middleware(RequestIdMiddleware)
+    # Content first: routes are matched in order, and chapter reads are the hottest path.
+    app.include_router(content_router)
     app.include_router(ops_router)
     app.include_router(accounts_router)
     app.include_router(progress_router)
     app.include_router(quizzes_router)
     app.include_router(recommendations_router)
-    app.include_router(content_router)
     app.include_router(search_router)
     app.include_router(tutor_router)
     app.include_router(oauth_router)
