@@ -1,4 +1,4 @@
-"""Tutor dependencies: the caller's own, unexpired conversation named in the path (404 once, here)."""
+"""Tutor dependencies: the caller's own, unexpired conversation (404 once, here) and the tutor's services."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends
 
 from companion.accounts.dependencies import CurrentUser
-from companion.dependencies import SessionDep
+from companion.content.dependencies import CatalogDep
+from companion.dependencies import CacheDep, LimiterDep, SessionDep, SettingsDep
+from companion.search.dependencies import CourseSearchDep
 from companion.tutor import service as tutor_service
 from companion.tutor.models import ChatConversation
 
@@ -21,3 +23,19 @@ async def get_own_conversation(
 
 
 OwnConversation = Annotated[ChatConversation, Depends(get_own_conversation)]
+
+
+async def get_tutor_services(
+    catalog: CatalogDep,
+    course_search: CourseSearchDep,
+    limiter: LimiterDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+) -> tutor_service.TutorServices:
+    """The application's content, search, rate limiter, settings and cache, as the tutor uses them."""
+    return tutor_service.TutorServices(
+        catalog=catalog, course_search=course_search, limiter=limiter, settings=settings, cache=cache
+    )
+
+
+TutorServicesDep = Annotated[tutor_service.TutorServices, Depends(get_tutor_services)]

@@ -7,11 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from companion.accounts.dependencies import CurrentIdentity, CurrentUser
-from companion.content.dependencies import CatalogDep
-from companion.dependencies import CacheDep, LimiterDep, SessionDep, SettingsDep
-from companion.search.dependencies import CourseSearchDep
+from companion.dependencies import SessionDep
 from companion.tutor import service as tutor_service
-from companion.tutor.dependencies import OwnConversation
+from companion.tutor.dependencies import OwnConversation, TutorServicesDep
 from companion.tutor.schemas import (
     ConversationCreate,
     ConversationDetail,
@@ -39,11 +37,7 @@ async def create_conversation(
     data: ConversationCreate,
     identity: CurrentIdentity,
     session: SessionDep,
-    catalog: CatalogDep,
-    course_search: CourseSearchDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    cache: CacheDep,
+    services: TutorServicesDep,
 ) -> ConversationDetail:
     """Start a conversation (kept 24 hours), optionally asking its first question at once."""
     identity.require_scope(WRITE_SCOPE)
@@ -51,11 +45,7 @@ async def create_conversation(
         session,
         user=identity.user,
         data=data,
-        catalog=catalog,
-        course_search=course_search,
-        limiter=limiter,
-        settings=settings,
-        cache=cache,
+        services=services,
     )
 
 
@@ -100,11 +90,7 @@ async def ask(
     conversation: OwnConversation,
     identity: CurrentIdentity,
     session: SessionDep,
-    catalog: CatalogDep,
-    course_search: CourseSearchDep,
-    limiter: LimiterDep,
-    settings: SettingsDep,
-    cache: CacheDep,
+    services: TutorServicesDep,
 ) -> ExchangeRead:
     """Ask a question (up to 5,000 characters), optionally about a selected passage; get a cited answer.
 
@@ -119,9 +105,5 @@ async def ask(
         user=identity.user,
         conversation=conversation,
         message=message,
-        catalog=catalog,
-        course_search=course_search,
-        limiter=limiter,
-        settings=settings,
-        cache=cache,
+        services=services,
     )

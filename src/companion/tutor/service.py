@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -39,6 +40,18 @@ from companion.tutor.schemas import (
     MessageRead,
 )
 
+
+@dataclass(frozen=True)
+class TutorServices:
+    """What answering a question draws on besides the database: content, search, limits, settings, cache."""
+
+    catalog: ContentCatalog
+    course_search: CourseSearch
+    limiter: RateLimiter
+    settings: Settings
+    cache: Cache
+
+
 RETENTION = timedelta(hours=24)
 TITLE_CHARS = 80
 # Passages retrieved per course for a question, before the relevance rule and the gate.
@@ -50,15 +63,12 @@ async def create_conversation(
     *,
     user: User,
     data: ConversationCreate,
-    catalog: ContentCatalog,
-    course_search: CourseSearch,
-    limiter: RateLimiter,
-    settings: Settings,
-    cache: Cache,
+    services: TutorServices,
     now: datetime | None = None,
 ) -> ConversationDetail:
     """Start a conversation about one course (the only one when omitted), answering its first question."""
     now = now or utcnow()
+    catalog = services.catalog
     course_id = data.course_id
     if course_id is not None:
         catalog.pack(course_id)  # unknown courses are 404
@@ -75,11 +85,7 @@ async def create_conversation(
             user=user,
             conversation=conversation,
             message=data.message,
-            catalog=catalog,
-            course_search=course_search,
-            limiter=limiter,
-            settings=settings,
-            cache=cache,
+            services=services,
             now=now,
         )
     return await conversation_detail(session, conversation=conversation)
@@ -138,28 +144,26 @@ async def ask(
     user: User,
     conversation: ChatConversation,
     message: MessageCreate,
-    catalog: ContentCatalog,
-    course_search: CourseSearch,
-    limiter: RateLimiter,
-    settings: Settings,
-    cache: Cache,
+    services: TutorServices,
     now: datetime | None = None,
 ) -> ExchangeRead:
     """Store a question and its grounded answer; counts as a learning activity for the streak."""
     now = now or utcnow()
-    await limiter.hit(
+    settings = services.settings
+    await services.limiter.hit(
         f"{settings.tutor_messages_per_minute}/minute",
         "tutor",
         str(user.id),
         message=f"At most {settings.tutor_messages_per_minute} tutor questions a minute; try again shortly.",
     )
+    catalog = services.catalog
     packs = [catalog.pack(conversation.course_id)] if conversation.course_id else catalog.packs()
     answer = await _answer(
-        user=user, message=message, packs=packs, course_search=course_search, settings=settings
+        user=user, message=message, packs=packs, course_search=services.course_search, settings=settings
     )
 
     # The streak row first, then the conversation: the lock order of every learning write.
-    await progress_service.record_activity(session, user=user, at=now, cache=cache)
+    await progress_service.record_activity(session, user=user, at=now, cache=services.cache)
     await session.refresh(conversation, with_for_update=True)
     sequence = conversation.message_count
     question = ChatMessage(
