@@ -29,6 +29,7 @@ from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from companion.access.service import AccessDecision
+from companion.accounts.scopes import CONTENT_READ, PROGRESS_WRITE
 from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack, Quiz, Section
 from companion.content.service import ContentCatalog
@@ -43,11 +44,6 @@ logger = logging.getLogger(__name__)
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
 ToolFunctionT = TypeVar("ToolFunctionT", bound=ToolFunction)
-
-# Reading one's own record needs `content:read`; changing it (and being counted in a learning
-# session) needs `progress:write`, as for the HTTP API.
-READ_SCOPE = "content:read"
-WRITE_SCOPE = "progress:write"
 
 # --- Arguments shared by tools -----------------------------------------------------------------
 
@@ -198,7 +194,7 @@ class ToolDefinition:
         if self.requires_scope is None:
             schemes: list[dict[str, Any]] = [
                 {"type": "noauth"},
-                {"type": "oauth2", "scopes": ["content:read"]},
+                {"type": "oauth2", "scopes": [CONTENT_READ]},
             ]
         else:
             schemes = [{"type": "oauth2", "scopes": [self.requires_scope]}]
@@ -307,7 +303,7 @@ async def _record_interaction(app: ToolContext, interaction: Interaction) -> Non
     try:
         async with app.transaction() as session:
             identity = await calling_identity(app, session)
-            if identity is None or WRITE_SCOPE not in identity.scopes:
+            if identity is None or PROGRESS_WRITE not in identity.scopes:
                 return
             await learning_sessions.record_assistant_interaction(
                 session,
