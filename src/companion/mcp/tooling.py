@@ -8,7 +8,8 @@ item is not an error but an `upgrade_required` answer; `require_identity` turns 
 caller into a "sign in" result that also tells ChatGPT to start account linking.
 
 Every call by an identified learner who granted `progress:write` is counted in their `chatgpt`
-learning session, with the chapter or quiz the tool noted through `note_interaction`.
+learning session, with the chapter or quiz the tool noted through `note_interaction`; refused calls
+(errors, locked items) are not counted.
 """
 
 from __future__ import annotations
@@ -320,6 +321,13 @@ async def _record_interaction(app: ToolContext, interaction: Interaction) -> Non
         logger.exception("could not record the tool call in the learner's learning session")
 
 
+def _refused(result: CallToolResult) -> bool:
+    # A refused call (an error, a locked item) served nothing: it is not a learning interaction,
+    # as a refused HTTP request is not counted in the learner's session either.
+    status = result.structured_content.get("status") if result.structured_content else None
+    return bool(result.is_error) or status == "upgrade_required"
+
+
 def _tool_call(function: ToolFunction) -> ToolFunction:
     # functools.wraps keeps the signature, so the SDK still derives the input schema from `function`.
     @functools.wraps(function)
@@ -337,7 +345,7 @@ def _tool_call(function: ToolFunction) -> ToolFunction:
             except CompanionError as error:
                 result = error_answer(error)
             context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
-            if context is not None:
+            if context is not None and not _refused(result):
                 await _record_interaction(tool_context(context), interaction)
         return result
 
