@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import Column, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.db import Base
+from companion.models import Base  # every domain's tables, so the export misses none
 
 # Credential material is never exported, not even hashed: password and token hashes, API-key and
 # OAuth code/token hashes, PKCE challenges, client secrets. Matched by name so that a credential
-# column added later is left out without anyone remembering to list it; a column whose name does
-# not say so is marked with `info={"credential": True}`.
-_CREDENTIAL_NAME = re.compile(r"hash|secret|password|token|challenge|verifier")
+# column added later is left out without anyone remembering to list it (a content hash is not a
+# credential); a column whose name does not say so is marked with `info={"credential": True}`.
+_CREDENTIAL_NAME = re.compile(r"password|secret|token(?!s)|(code|key)_hash|challenge|verifier")
 
 
 def is_credential(column: Column[Any]) -> bool:
