@@ -6,7 +6,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from companion.content import outline
+from companion.content import service as content_service
+
+CHAPTER = "/api/v1/courses/genai-fundamentals/chapters/01-intro-genai"
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
@@ -44,12 +46,12 @@ async def test_an_unexpected_error_answers_500_with_the_request_id(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(outline, "course_summaries", broken)
+    monkeypatch.setattr(content_service, "get_chapter", broken)
     # The error is answered by Starlette's outermost middleware, which then re-raises it.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        response = await http.get("/api/v1/courses", headers={"X-Request-ID": "trace-500"})
-        assigned = await http.get("/api/v1/courses")
+        response = await http.get(CHAPTER, headers={"X-Request-ID": "trace-500"})
+        assigned = await http.get(CHAPTER)
     assert response.status_code == 500
     error = response.json()["error"]
     assert error["code"] == "internal_error" and error["details"] == {"request_id": "trace-500"}

@@ -37,9 +37,7 @@ def _jsonable(value: Any) -> Any:
 
 def _row(table: Table, row: Any) -> dict[str, Any]:
     return {
-        column.name: _jsonable(row._mapping[column])
-        for column in table.columns
-        if not is_credential(column)
+        column.name: _jsonable(row._mapping[column]) for column in table.columns if not is_credential(column)
     }
 
 
