@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import User
@@ -160,3 +163,30 @@ async def test_outline_and_reads_reflect_the_learner(client: httpx.AsyncClient, 
     ended = await client.patch(f"/api/v1/sessions/{session_id}", json={}, headers=headers)
     assert "02-llms" in ended.json()["chapters_accessed"]
     assert (await client.get(COURSE)).json()["chapters"][0]["progress"] is None
+
+
+async def test_anonymous_reads_open_no_database_session(
+    app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learner = await sign_up()
+    opened: list[int] = []
+    sessionmaker = app.state.sessionmaker
+
+    def counting_sessionmaker(*args: Any, **kwargs: Any) -> Any:
+        opened.append(1)
+        return sessionmaker(*args, **kwargs)
+
+    monkeypatch.setattr(app.state, "sessionmaker", counting_sessionmaker)
+    reads = [
+        f"{COURSE}/chapters/01-intro-genai",
+        f"{COURSE}/chapters/01-intro-genai/sections/01-what-is-genai",
+        f"{COURSE}/quizzes/01-quiz",
+        "/api/v1/search?q=temperature",
+    ]
+    for path in reads:
+        assert (await client.get(path)).status_code == 200, path
+    assert opened == []
+    # A credential sent to an optional read is checked in one short session of its own.
+    for path in reads:
+        assert (await client.get(path, headers=learner["headers"])).status_code == 200, path
+    assert len(opened) == len(reads)
