@@ -9,7 +9,7 @@ from companion.content import publishing
 from companion.content.loaders import find_pack_dirs
 from companion.content.store import store_from_settings
 from companion.migrations import upgrade_to_head
-from companion.search import service as search_service
+from companion.search.build import build_indexes
 
 
 def prepare_data(settings: Settings, *, echo: Callable[[str], None] = print) -> None:
@@ -23,4 +23,4 @@ def prepare_data(settings: Settings, *, echo: Callable[[str], None] = print) -> 
         state = "already published" if result.already_published else "published"
         echo(f"Course {result.course_id}: version {result.version[:12]} {state}.")
     packs = [publishing.load_current(store, course_id) for course_id in publishing.list_course_ids(store)]
-    search_service.build_indexes(settings, packs, only_missing=True, echo=echo)
+    build_indexes(settings, packs, only_missing=True, echo=echo)

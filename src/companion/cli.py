@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from companion.access.tiers import TIERS
 from companion.config import get_settings
 from companion.content import cli as content_cli
 from companion.db import standalone_session
@@ -128,15 +129,15 @@ def create_admin(
 @users_app.command("set-tier")
 def set_tier(
     email: str,
-    tier: Annotated[str, typer.Argument(help="free, premium, pro or team.")],
+    tier: Annotated[str, typer.Argument(help=", ".join(TIERS) + ".")],
 ) -> None:
     """Change a user's subscription tier (following the upgrade/downgrade rules)."""
     from companion.accounts import service as accounts_service
     from companion.billing import service as billing_service
     from companion.errors import CompanionError
 
-    if tier not in billing_service.TIER_ORDER:
-        typer.echo(f"error: unknown tier '{tier}'; choose one of free, premium, pro, team.", err=True)
+    if tier not in TIERS:
+        typer.echo(f"error: unknown tier '{tier}'; choose one of {', '.join(TIERS)}.", err=True)
         raise typer.Exit(2)
 
     async def _run() -> None:

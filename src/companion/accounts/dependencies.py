@@ -14,7 +14,7 @@ from companion.accounts import schemas, security
 from companion.accounts import service as accounts_service
 from companion.accounts.models import User
 from companion.config import Settings
-from companion.db import session_scope
+from companion.db import transaction
 from companion.dependencies import SessionDep
 from companion.errors import Forbidden, Unauthorized
 from companion.oauth import service as oauth_service
@@ -75,7 +75,7 @@ async def optional_identity(
     """
     if credentials is None:
         return None
-    async for session in session_scope(request.app.state.sessionmaker):
+    async with transaction(request.app.state.sessionmaker) as session:
         identity = await _identify(credentials, session, request.app.state.settings)
     request.state.user_id = identity.user.id
     return identity

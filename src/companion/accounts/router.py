@@ -73,9 +73,9 @@ async def read_me(user: CurrentUser) -> UserRead:
 
 
 @router.patch("/me", response_model=UserRead)
-async def update_me(data: UserUpdate, user: CurrentUser, session: SessionDep, cache: CacheDep) -> UserRead:
+async def update_me(data: UserUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
     """Change name, time zone, background or preferences."""
-    user = await accounts_service.update_profile(session, user=user, data=data, cache=cache)
+    user = await accounts_service.update_profile(session, user=user, data=data)
     return UserRead.model_validate(user)
 
 

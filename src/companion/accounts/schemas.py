@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from companion.access.tiers import Tier
+
 SoftwareLevel = Literal["beginner", "intermediate", "advanced"]
 HardwareLevel = Literal["none", "hobbyist", "professional"]
 Role = Literal["learner", "admin"]
-Tier = Literal["free", "premium", "pro", "team"]
 Scope = Literal["content:read", "progress:write"]
 ALL_SCOPES: tuple[Scope, ...] = ("content:read", "progress:write")
 

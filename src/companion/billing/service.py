@@ -12,8 +12,6 @@ from companion.accounts.models import User
 from companion.billing.models import Subscription
 from companion.errors import Conflict
 
-TIER_ORDER = {"free": 0, "premium": 1, "pro": 2, "team": 3}
-
 
 async def create_free_subscription(session: AsyncSession, *, user: User) -> Subscription:
     """The free subscription every new account starts with."""
@@ -39,11 +37,6 @@ def effective_tier(user: User, *, now: datetime | None = None) -> str:
     if user.subscription_tier != "free" and expires_at is not None and expires_at <= now:
         return "free"
     return user.subscription_tier
-
-
-def tier_includes(held: str, required: str) -> bool:
-    """Whether holding one tier grants what another tier requires."""
-    return TIER_ORDER[held] >= TIER_ORDER[required]
 
 
 async def change_tier(

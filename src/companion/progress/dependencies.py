@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from companion.accounts.dependencies import OptionalIdentity
-from companion.db import session_scope
+from companion.db import transaction
 from companion.progress import sessions
 
 LEARNING_SESSION_HEADER = "X-Learning-Session-Id"
@@ -31,7 +31,7 @@ async def track_learning_session(
     open a database session, and a tracking hiccup cannot undo the request's own work.
     """
     if learning_session_id is not None and identity is not None:
-        async for session in session_scope(request.app.state.sessionmaker):
+        async with transaction(request.app.state.sessionmaker) as session:
             await sessions.track(
                 session,
                 user_id=identity.user.id,
