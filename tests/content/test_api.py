@@ -138,7 +138,10 @@ async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
         params={"course_id": "genai-fundamentals", "chapter_id": "04-rag", "feature": "streak_freeze"},
     )
     assert both.status_code == 422
-    assert {error["field"] for error in both.json()["error"]["details"]["errors"]} == {"chapter_id", "feature"}
+    assert {error["field"] for error in both.json()["error"]["details"]["errors"]} == {
+        "chapter_id",
+        "feature",
+    }
     no_course = await client.get("/api/v1/access/check", params={"quiz_id": "01-quiz"})
     assert no_course.status_code == 422
     # Only features that exist are named: the gate never promises one that is not built.

@@ -71,18 +71,23 @@ async def change_tier(
 
 async def expire_lapsed(session: AsyncSession, *, now: datetime) -> int:
     """Mark every subscription past its expiry as expired and drop its users to free; returns the count."""
-    lapsed = select(Subscription.user_id).where(
-        Subscription.status.in_(("active", "canceled")),
-        Subscription.expires_at.is_not(None),
-        Subscription.expires_at <= now,
-        Subscription.tier != "free",
+    # One conditional UPDATE that reports what it changed: two runs at once (several processes run the
+    # scheduler) each expire a subscription at most once between them, so none is counted twice.
+    expired = await session.execute(
+        update(Subscription)
+        .where(
+            Subscription.status.in_(("active", "canceled")),
+            Subscription.expires_at.is_not(None),
+            Subscription.expires_at <= now,
+            Subscription.tier != "free",
+        )
+        .values(status="expired")
+        .returning(Subscription.user_id),
+        execution_options={"synchronize_session": False},
     )
-    user_ids: list[uuid.UUID] = list((await session.execute(lapsed)).scalars())
+    user_ids: list[uuid.UUID] = list(expired.scalars())
     if not user_ids:
         return 0
-    await session.execute(
-        update(Subscription).where(Subscription.user_id.in_(user_ids)).values(status="expired")
-    )
     await session.execute(
         update(User)
         .where(User.id.in_(user_ids))
