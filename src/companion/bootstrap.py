@@ -8,15 +8,19 @@ from companion.config import Settings
 from companion.content import publishing
 from companion.content.loaders import find_pack_dirs
 from companion.content.store import store_from_settings
-from companion.migrations import upgrade_to_head
+from companion.migrations import pending_migrations, upgrade_to_head
 from companion.search.build import build_indexes
 
 
 def prepare_data(settings: Settings, *, echo: Callable[[str], None] = print) -> None:
     """Idempotently migrate the database, publish the configured course(s) and index any not indexed."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    echo("Applying database migrations...")
-    upgrade_to_head(settings.resolved_database_url)
+    pending = pending_migrations(settings.resolved_database_url)
+    if pending:
+        echo(f"Applying {len(pending)} database migration(s)...")
+        upgrade_to_head(settings.resolved_database_url)
+    else:
+        echo("Database is up to date.")
     store = store_from_settings(settings)
     for folder in find_pack_dirs(settings.content_source):
         result = publishing.publish_pack(store, folder)

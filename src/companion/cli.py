@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import socket
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -53,16 +54,22 @@ def serve(
     settings = get_settings()
     if prepare:
         prepare_data(settings, echo=typer.echo)
-    typer.echo(f"Course Companion is listening on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(
-        "companion.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-    )
+    options: dict[str, Any] = {"factory": True, "host": host, "port": port, "log_config": None}
+    if workers > 1:  # uvicorn's supervisor logs when each worker accepts connections
+        uvicorn.run("companion.app:create_app", workers=workers, proxy_headers=True, **options)
+        return
+    _AnnouncingServer(uvicorn.Config("companion.app:create_app", proxy_headers=True, **options)).run()
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Says "listening" once the socket accepts connections: the application's start-up (loading the
+    model and the search indexes) takes seconds, and a newcomer's first request must not be refused."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            url = f"http://{self.config.host}:{self.config.port}"
+            typer.echo(f"Course Companion is listening on {url}  (API docs: {url}/docs)")
 
 
 @app.command("mcp")
