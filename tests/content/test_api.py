@@ -131,11 +131,24 @@ async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
         )
     ).json()
     assert chapter["allowed"] is False and chapter["required_tier"] == "premium"
-    feature = (await client.get("/api/v1/access/check", params={"feature": "adaptive_path"})).json()
-    assert feature["required_tier"] == "pro"
+    feature = (await client.get("/api/v1/access/check", params={"feature": "streak_freeze"})).json()
+    assert feature["allowed"] is False and feature["required_tier"] == "premium"
     vague = await client.get("/api/v1/access/check", params={"course_id": "genai-fundamentals"})
     assert vague.status_code == 422 and vague.json()["error"]["code"] == "validation_error"
-    assert (await client.get("/api/v1/access/check", params={"feature": "telepathy"})).status_code == 404
+    both = await client.get(
+        "/api/v1/access/check",
+        params={"course_id": "genai-fundamentals", "chapter_id": "04-rag", "feature": "streak_freeze"},
+    )
+    assert both.status_code == 422
+    assert {error["field"] for error in both.json()["error"]["details"]["errors"]} == {
+        "chapter_id",
+        "feature",
+    }
+    no_course = await client.get("/api/v1/access/check", params={"quiz_id": "01-quiz"})
+    assert no_course.status_code == 422
+    # Only features that exist are named: the gate never promises one that is not built.
+    unknown = await client.get("/api/v1/access/check", params={"feature": "translation"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["details"]["features"] == ["streak_freeze"]
     assert (await client.get("/api/v1/courses/nope")).json()["error"]["code"] == "not_found"
     assert (await client.get(f"{COURSE}/chapters/99-missing")).status_code == 404
     assert (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/zzz")).status_code == 404
