@@ -260,3 +260,17 @@ async def best_scores(
         )
         for row in result
     }
+
+
+async def submitted_attempts(session: AsyncSession, *, user: User, course_id: str) -> list[AttemptSummary]:
+    """The learner's submitted attempts in a course, oldest first (scores over time)."""
+    result = await session.scalars(
+        select(QuizAttempt)
+        .where(
+            QuizAttempt.user_id == user.id,
+            QuizAttempt.course_id == course_id,
+            QuizAttempt.status == "submitted",
+        )
+        .order_by(QuizAttempt.submitted_at, QuizAttempt.attempt_number)
+    )
+    return [AttemptSummary.model_validate(attempt) for attempt in result]
