@@ -32,6 +32,7 @@ _TAGS = set(nh3.ALLOWED_TAGS) | {"tfoot"}
 _ATTRIBUTES: dict[str, set[str]] = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
 for _tag in ("pre", "code", "span", "blockquote", "div", "table", "p", "ul", "ol", "li"):
     _ATTRIBUTES.setdefault(_tag, set()).add("class")
+_ATTRIBUTES["pre"].add("tabindex")
 for _tag in ("h2", "h3", "h4", "h5", "h6"):
     _ATTRIBUTES.setdefault(_tag, set()).update({"id", "class"})
 _ATTRIBUTES.setdefault("th", set()).add("style")
@@ -56,7 +57,8 @@ def _highlight(code: str, language: str, _attributes: Any) -> str:
     except ClassNotFound:
         return ""  # markdown-it escapes it as plain code
     coloured = highlight(code, lexer, _formatter)
-    return f'<pre class="highlight"><code class="language-{escape(name)}">{coloured}</code></pre>'
+    # Code blocks scroll sideways, so they take keyboard focus (tabindex) to be scrollable without a mouse.
+    return f'<pre class="highlight" tabindex="0"><code class="language-{escape(name)}">{coloured}</code></pre>'
 
 
 def _decorate(state: StateCore) -> None:
@@ -97,7 +99,7 @@ _markdown.core.ruler.push("companion_decorate", _decorate)
 def markdown_to_html(text: str, *, anchor_prefix: str = "") -> str:
     """Markdown (CommonMark, tables, strikethrough) as sanitised HTML; headings get `prefix--slug` ids."""
     rendered = _markdown.render(text, {"anchor_prefix": anchor_prefix})
-    return sanitize(rendered)
+    return sanitize(rendered).replace("<pre><code", '<pre tabindex="0"><code')
 
 
 def sanitize(html: str) -> str:

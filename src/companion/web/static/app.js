@@ -100,7 +100,7 @@
       chip.hidden = false;
       button.hidden = true;
       var question = document.getElementById("tutor-question");
-      if (!question.value) question.value = "Explain this passage.";
+      if (!question.value) question.value = "What does this mean?";
       question.focus();
       question.select();
     });
