@@ -58,7 +58,8 @@ def _highlight(code: str, language: str, _attributes: Any) -> str:
         return ""  # markdown-it escapes it as plain code
     coloured = highlight(code, lexer, _formatter)
     # Code blocks scroll sideways, so they take keyboard focus (tabindex) to be scrollable without a mouse.
-    return f'<pre class="highlight" tabindex="0"><code class="language-{escape(name)}">{coloured}</code></pre>'
+    language_class = f"language-{escape(name)}"
+    return f'<pre class="highlight" tabindex="0"><code class="{language_class}">{coloured}</code></pre>'
 
 
 def _decorate(state: StateCore) -> None:
