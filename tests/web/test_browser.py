@@ -53,7 +53,7 @@ class Journey:
         """Screenshot the step and check the page with axe-core."""
         self.step += 1
         ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=ARTIFACTS / f"{self.label}-{self.step:02d}-{name}.png", full_page=True)
+        self.page.screenshot(path=ARTIFACTS / f"{self.label}-{self.step:02d}-{name}.png")
         self.page.add_script_tag(path=str(AXE))
         violations = self.page.evaluate(
             """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
