@@ -8,12 +8,14 @@ import uuid
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import service as accounts_service
 from companion.config import Settings
 from companion.content.schemas import Chapter, ContentPack, Course, Section
 from companion.progress import service as progress_service
+from companion.progress.models import LearningSession
 from companion.web.dependencies import _cookie_headers
 from tests.web.helpers import HTML, PASSWORD, csrf, section_ids, serving, web_sign_up
 
@@ -95,6 +97,10 @@ async def test_a_cookie_session_reads_records_progress_renews_and_logs_out(
     assert user is not None
     states = await progress_service.chapter_states(db_session, user_id=user.id, course_id=COURSE)
     assert states["02-llms"].last_section_id == section and states["02-llms"].state == "in_progress"
+    web_sessions = (
+        await db_session.scalars(select(LearningSession).where(LearningSession.user_id == user.id))
+    ).all()
+    assert [(item.interface, item.chapters_accessed) for item in web_sessions] == [("web", ["02-llms"])]
 
     # An expired (here: missing) access cookie is renewed from the refresh cookie.
     old_refresh = client.cookies["cc_refresh"]

@@ -22,9 +22,10 @@ from companion.accounts import service as accounts_service
 from companion.accounts.dependencies import ALL_SCOPES, Identity
 from companion.accounts.schemas import TokenPair
 from companion.config import Settings
-from companion.db import session_scope
+from companion.db import session_scope, utcnow
 from companion.dependencies import SessionDep
 from companion.errors import CompanionError, Forbidden, Unauthorized
+from companion.progress import sessions as learning_sessions
 
 ACCESS_COOKIE = "cc_access"
 REFRESH_COOKIE = "cc_refresh"
@@ -177,3 +178,18 @@ def _cookie_headers(pending: dict[str, str | None], settings: Settings) -> list[
                 name, value, max_age=lifetime, path="/", secure=secure, httponly=True, samesite="lax"
             )
     return [(key, value) for key, value in carrier.raw_headers if key == b"set-cookie"]
+
+
+async def count_web_activity(
+    session: AsyncSession, identity: Identity, *, chapter_id: str | None = None, quiz_id: str | None = None
+) -> None:
+    """Count a reading report, quiz or question in the learner's current web learning session."""
+    await learning_sessions.record_assistant_interaction(
+        session,
+        user_id=identity.user.id,
+        interface="web",
+        chapter_id=chapter_id,
+        quiz_id=quiz_id,
+        now=utcnow(),
+        source="web",
+    )

@@ -20,7 +20,7 @@ from companion.progress import service as progress_service
 from companion.quizzes import service as quizzes_service
 from companion.quizzes.schemas import AttemptRead, AttemptSummary
 from companion.recommendations import service as recommendations_service
-from companion.web.dependencies import CsrfProtected, Learner, Visitor
+from companion.web.dependencies import CsrfProtected, Learner, Visitor, count_web_activity
 from companion.web.templating import render
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -127,6 +127,7 @@ async def submit_quiz(
             missing=missing,
             status=422,
         )
+    await count_web_activity(session, learner, quiz_id=quiz_id)
     result = AttemptRead.model_validate(attempt)
     history = await quizzes_service.list_attempts(session, user=learner.user, pack=pack, quiz_id=quiz_id)
     context = {

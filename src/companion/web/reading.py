@@ -22,7 +22,7 @@ from companion.progress import service as progress_service
 from companion.progress.schemas import ProgressUpdate
 from companion.search import service as search_service
 from companion.search.dependencies import CourseSearchDep
-from companion.web.dependencies import CsrfProtected, Learner, Visitor
+from companion.web.dependencies import CsrfProtected, Learner, Visitor, count_web_activity
 from companion.web.templating import render, templates
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -202,6 +202,7 @@ async def record_reading(
     await progress_service.record_chapter_progress(
         session, user=learner.user, pack=pack, chapter_id=chapter_id, data=data, cache=cache
     )
+    await count_web_activity(session, learner, chapter_id=chapter_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

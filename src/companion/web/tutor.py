@@ -17,7 +17,7 @@ from companion.errors import ValidationFailed
 from companion.tutor import service as tutor_service
 from companion.tutor.dependencies import TutorServicesDep
 from companion.tutor.schemas import ConversationCreate, MessageCreate, MessageRead, SelectedContext
-from companion.web.dependencies import CsrfProtected, Learner
+from companion.web.dependencies import CsrfProtected, Learner, count_web_activity
 from companion.web.templating import render, templates
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -84,6 +84,7 @@ async def ask(
     exchange = await tutor_service.ask(
         session, user=user, conversation=conversation, message=message, services=services
     )
+    await count_web_activity(session, learner, chapter_id=selected_chapter_id or None)
     return render(request, "_exchange.html", {"exchange": exchange}, identity=learner)
 
 
