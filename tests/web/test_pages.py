@@ -239,7 +239,12 @@ async def test_right_to_left_courses_render_rtl(client: httpx.AsyncClient, app: 
         title="تعارف",
         access_tier="free",
         sections=[
-            Section(section_id="01-aghaz", title="آغاز", order=1, content_markdown="یہ **پہلا** حصہ ہے")
+            Section(
+                section_id="01-aghaz",
+                title="آغاز",
+                order=1,
+                content_markdown="یہ **پہلا** حصہ ہے\n\n```mermaid\ngraph TD; A-->B\n```",
+            )
         ],
     )
     pack = ContentPack(
@@ -254,3 +259,9 @@ async def test_right_to_left_courses_render_rtl(client: httpx.AsyncClient, app: 
     assert '<html lang="ur" dir="rtl">' in page.text
     assert '<article class="chapter" lang="ur" dir="rtl"' in page.text
     assert "<strong>پہلا</strong>" in page.text
+    # Diagrams come with their renderer, served by the application itself; other chapters go without.
+    assert (
+        '<pre class="mermaid">graph TD; A--&gt;B' in page.text
+        and "/static/vendor/mermaid.min.js" in page.text
+    )
+    assert "mermaid.min.js" not in (await client.get(READER, headers=HTML)).text

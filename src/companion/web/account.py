@@ -23,8 +23,8 @@ from companion.dependencies import CacheDep, ClientAddressDep, LimiterDep, Sessi
 from companion.errors import CompanionError
 from companion.web.dependencies import (
     REFRESH_COOKIE,
+    AccountOwner,
     CsrfProtected,
-    Learner,
     Visitor,
     end_session,
     start_session,
@@ -162,7 +162,9 @@ async def logout(request: Request, session: SessionDep) -> Response:
     return _redirect("/")
 
 
-async def _account_page(request: Request, learner: Learner, session: SessionDep, **extra: Any) -> Response:
+async def _account_page(
+    request: Request, learner: AccountOwner, session: SessionDep, **extra: Any
+) -> Response:
     user = learner.user
     keys = await accounts_service.list_api_keys(session, user=user)
     context = {
@@ -178,7 +180,7 @@ async def _account_page(request: Request, learner: Learner, session: SessionDep,
 
 
 @router.get("/account")
-async def account_page(request: Request, learner: Learner, session: SessionDep) -> Response:
+async def account_page(request: Request, learner: AccountOwner, session: SessionDep) -> Response:
     """Profile, time zone, background, assistant API keys, data export and account deletion."""
     return await _account_page(request, learner, session)
 
@@ -186,7 +188,7 @@ async def account_page(request: Request, learner: Learner, session: SessionDep) 
 @router.post("/account/profile", dependencies=[CsrfProtected])
 async def update_profile(
     request: Request,
-    learner: Learner,
+    learner: AccountOwner,
     session: SessionDep,
     cache: CacheDep,
     full_name: Annotated[str, Form()] = "",
@@ -213,7 +215,7 @@ async def update_profile(
 @router.post("/account/password", dependencies=[CsrfProtected])
 async def change_password(
     request: Request,
-    learner: Learner,
+    learner: AccountOwner,
     session: SessionDep,
     settings: SettingsDep,
     current_password: Annotated[str, Form()] = "",
@@ -245,7 +247,7 @@ async def change_password(
 @router.post("/account/api-keys", dependencies=[CsrfProtected])
 async def create_api_key(
     request: Request,
-    learner: Learner,
+    learner: AccountOwner,
     session: SessionDep,
     name: Annotated[str, Form()] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
@@ -264,14 +266,14 @@ def _first(error: ValidationError) -> str:
 
 
 @router.post("/account/api-keys/{key_id}/revoke", dependencies=[CsrfProtected])
-async def revoke_api_key(key_id: uuid.UUID, learner: Learner, session: SessionDep) -> Response:
+async def revoke_api_key(key_id: uuid.UUID, learner: AccountOwner, session: SessionDep) -> Response:
     """Revoke one of your API keys."""
     await accounts_service.revoke_api_key(session, user=learner.user, key_id=key_id)
     return _redirect("/account#api-keys")
 
 
 @router.get("/account/export")
-async def export_data(learner: Learner, session: SessionDep) -> Response:
+async def export_data(learner: AccountOwner, session: SessionDep) -> Response:
     """Everything the account owns, as a JSON download."""
     data = await accounts_export.export_user_data(session, user_id=learner.user.id)
     return Response(
@@ -287,7 +289,7 @@ async def export_data(learner: Learner, session: SessionDep) -> Response:
 @router.post("/account/delete", dependencies=[CsrfProtected])
 async def delete_account(
     request: Request,
-    learner: Learner,
+    learner: AccountOwner,
     session: SessionDep,
     cache: CacheDep,
     confirm_email: Annotated[str, Form()] = "",

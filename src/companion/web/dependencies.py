@@ -139,6 +139,8 @@ async def verify_csrf(request: Request) -> None:
 
 Visitor = Annotated[Identity | None, Depends(optional_visitor)]
 Learner = Annotated[Identity, Depends(signed_in_learner)]
+# Account management: a cookie session is a password sign-in, so the learner's own session suffices.
+AccountOwner = Annotated[Identity, Depends(signed_in_learner)]
 CsrfProtected = Depends(verify_csrf)
 
 

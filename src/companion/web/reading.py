@@ -28,16 +28,19 @@ from companion.web.templating import render, templates
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 # Rendered chapter bodies per (course, content version, chapter): identical for every reader.
-_articles: LRUCache[tuple[str, str, str], str] = LRUCache(maxsize=512)
+_articles: LRUCache[tuple[str, str, str], tuple[str, bool]] = LRUCache(maxsize=512)
 # A reading report adds at most this much time; a tab left open overnight is not study time.
 MAX_REPORTED_SECONDS = 600
 
 
-def chapter_article(pack: ContentPack, chapter: Chapter) -> str:
-    """The chapter's body as HTML (sections with their anchors), rendered once per content version."""
+def chapter_article(pack: ContentPack, chapter: Chapter) -> tuple[str, bool]:
+    """The chapter's body as HTML (sections with their anchors), rendered once per content version.
+
+    Also says whether it holds Mermaid diagrams (the page then loads the diagram renderer).
+    """
     key = (pack.course.id, pack.version, chapter.chapter_id)
-    article = _articles.get(key)
-    if article is None:
+    cached = _articles.get(key)
+    if cached is None:
         sections = [
             {
                 "section": section,
@@ -52,8 +55,9 @@ def chapter_article(pack: ContentPack, chapter: Chapter) -> str:
             lang=language,
             dir=content_html.text_direction(language),
         )
-        _articles[key] = article
-    return article
+        mermaid = any(content_html.has_mermaid(section.content_markdown) for section in chapter.sections)
+        cached = _articles[key] = (article, mermaid)
+    return cached
 
 
 def resume_url(pack: ContentPack, chapter_id: str | None, section_id: str | None) -> str | None:
@@ -161,14 +165,15 @@ async def reader(
     if current.progress and current.progress.last_section_id:
         resume = chapter.section(current.progress.last_section_id)
     by_id = {item.chapter_id: item for item in course.chapters}
+    article, mermaid = chapter_article(pack, chapter)
     previous_id, next_id = pack.previous_chapter_id(chapter_id), pack.next_chapter_id(chapter_id)
     context = {
         "course": course,
         "groups": sidebar_groups(course),
         "chapter": chapter,
         "current": current,
-        "article": chapter_article(pack, chapter),
-        "mermaid": any(content_html.has_mermaid(s.content_markdown) for s in chapter.sections),
+        "article": article,
+        "mermaid": mermaid,
         "previous": by_id.get(previous_id) if previous_id else None,
         "next": by_id.get(next_id) if next_id else None,
         "resume": resume,
