@@ -88,6 +88,12 @@
     }
     document.addEventListener("mouseup", function (event) { if (event.target !== button) setTimeout(showButton, 0); });
     document.addEventListener("keyup", function (event) { if (event.shiftKey || event.key === "Shift") showButton(); });
+    // Keyboard readers: Tab goes to the button once a passage is selected; Escape dismisses it.
+    document.addEventListener("keydown", function (event) {
+      if (button.hidden || document.activeElement === button) return;
+      if (event.key === "Tab" && !event.shiftKey) { event.preventDefault(); button.focus(); }
+      else if (event.key === "Escape") { button.hidden = true; }
+    });
     document.addEventListener("touchend", function () { setTimeout(showButton, 0); });
     button.addEventListener("mousedown", function (event) { event.preventDefault(); });
     button.addEventListener("click", function () {
