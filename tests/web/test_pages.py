@@ -7,6 +7,7 @@ import re
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from companion.config import Settings
 from companion.content.schemas import Chapter, ContentPack, Course, Section
 from companion.progress import service as progress_service
 from companion.progress.models import LearningSession
+from companion.web import reading
 from companion.web.dependencies import _cookie_headers
 from tests.web.helpers import HTML, PASSWORD, csrf, section_ids, serving, web_sign_up
 
@@ -265,3 +267,18 @@ async def test_right_to_left_courses_render_rtl(client: httpx.AsyncClient, app: 
         and "/static/vendor/mermaid.min.js" in page.text
     )
     assert "mermaid.min.js" not in (await client.get(READER, headers=HTML)).text
+
+
+async def test_an_unexpected_error_is_a_page_with_a_reference(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_packs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(reading.outline, "course_summaries", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        page = await browser.get("/", headers=HTML)
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in page.text and "Reference: <code>" in page.text
+    assert "boom" not in page.text and "Traceback" not in page.text
