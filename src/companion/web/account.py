@@ -16,7 +16,9 @@ from companion.access import service as access_service
 from companion.accounts import export as accounts_export
 from companion.accounts import service as accounts_service
 from companion.accounts.models import User
-from companion.accounts.schemas import ALL_SCOPES, ApiKeyCreate, UserCreate, UserUpdate
+from companion.accounts.policies import PublicDep
+from companion.accounts.schemas import ApiKeyCreate, UserCreate, UserUpdate
+from companion.accounts.scopes import ALL_SCOPES
 from companion.billing import service as billing_service
 from companion.content.dependencies import CatalogDep
 from companion.dependencies import CacheDep, ClientAddressDep, LimiterDep, SessionDep, SettingsDep
@@ -75,6 +77,7 @@ async def signup_page(
 @router.post("/signup", dependencies=[CsrfProtected])
 async def signup(
     request: Request,
+    _public: PublicDep,
     session: SessionDep,
     settings: SettingsDep,
     email: Annotated[str, Form()] = "",
@@ -126,6 +129,7 @@ async def login_page(
 @router.post("/login", dependencies=[CsrfProtected])
 async def login(
     request: Request,
+    _public: PublicDep,
     session: SessionDep,
     settings: SettingsDep,
     limiter: LimiterDep,
@@ -152,7 +156,7 @@ async def login(
 
 
 @router.post("/logout", dependencies=[CsrfProtected])
-async def logout(request: Request, session: SessionDep) -> Response:
+async def logout(request: Request, _public: PublicDep, session: SessionDep) -> Response:
     """End the session: its refresh token (and so its access tokens) is revoked."""
     refresh = request.cookies.get(REFRESH_COOKIE)
     if refresh:
@@ -257,7 +261,12 @@ async def create_api_key(
         data = ApiKeyCreate.model_validate({"name": name.strip(), "scopes": scopes or list(ALL_SCOPES)})
     except ValidationError as error:
         return await _account_page(request, learner, session, errors={"key_name": _first(error)}, status=422)
-    _, secret = await accounts_service.create_api_key(session, user=learner.user, data=data)
+    try:
+        _, secret = await accounts_service.create_api_key(
+            session, user=learner.user, data=data, creator_scopes=learner.scopes
+        )
+    except CompanionError as error:
+        return await _account_page(request, learner, session, errors={"key_name": error.message}, status=403)
     return await _account_page(request, learner, session, new_key=secret, new_key_name=data.name)
 
 

@@ -3,13 +3,17 @@
 A browser signs in with the ordinary login (an access JWT plus a rotating refresh token); both travel
 in HttpOnly, SameSite=Lax cookies. An expired access token is renewed from the refresh token on the
 next request. The identity's method is "session": a password sign-in, like the login JWT.
+
+The web's policies are rows of the same table as the API's (`companion.accounts.policies`): the same
+`Policy` with the same checks, whose credential is the cookie session instead of a bearer token. A
+cookie never authenticates an /api route, so the API needs no CSRF defence; every web form and htmx
+request carries the CSRF token. (No `from __future__ import annotations` here: FastAPI reads the
+annotations of the policies' `__call__` at run time.)
 """
 
-from __future__ import annotations
-
 import secrets
-import uuid
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -19,8 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from companion.accounts import security
 from companion.accounts import service as accounts_service
-from companion.accounts.dependencies import ALL_SCOPES, Identity
+from companion.accounts.policies import PASSWORD_SIGN_IN, AuthMethod, Identity, Policy
 from companion.accounts.schemas import TokenPair
+from companion.accounts.scopes import ALL_SCOPES, CONTENT_READ, PROGRESS_WRITE
 from companion.config import Settings
 from companion.db import session_scope, utcnow
 from companion.dependencies import SessionDep
@@ -71,15 +76,16 @@ async def _from_access_token(session: AsyncSession, token: str, settings: Settin
         claims = security.decode_access_token(
             token, secret=settings.signing_secret(), algorithm=settings.jwt_algorithm
         )
-        user_id = uuid.UUID(claims["sub"])
-    except (Unauthorized, ValueError):
+    except Unauthorized:
         return None
-    user = await accounts_service.get_active_user(session, user_id)
+    user = await accounts_service.get_active_user(session, claims.user_id)
     if user is None:
         return None
-    if "sid" in claims and await accounts_service.is_session_revoked(session, uuid.UUID(claims["sid"])):
+    if claims.session_family is not None and await accounts_service.is_session_revoked(
+        session, claims.session_family
+    ):
         return None
-    return Identity(user=user, scopes=ALL_SCOPES, method=SESSION_METHOD)
+    return Identity(user=user, scopes=frozenset(ALL_SCOPES), method="session")
 
 
 async def _resolve(request: Request, session: AsyncSession) -> Identity | None:
@@ -137,10 +143,42 @@ async def verify_csrf(request: Request) -> None:
         )
 
 
-Visitor = Annotated[Identity | None, Depends(optional_visitor)]
-Learner = Annotated[Identity, Depends(signed_in_learner)]
-# Account management: a cookie session is a password sign-in, so the learner's own session suffices.
-AccountOwner = Annotated[Identity, Depends(signed_in_learner)]
+@dataclass(frozen=True, eq=False)
+class CookieOptionalPolicy(Policy):
+    """Pages anyone may read; a cookie session, when there is one, must pass the policy."""
+
+    async def __call__(self, request: Request) -> Identity | None:
+        identity = await optional_visitor(request)
+        request.state.identity = identity if identity is None else self.check(identity)
+        return identity
+
+
+@dataclass(frozen=True, eq=False)
+class CookieRequiredPolicy(Policy):
+    """Pages for a signed-in browser (else the sign-in page), loaded in the request's transaction."""
+
+    async def __call__(self, request: Request, session: SessionDep) -> Identity:
+        identity = self.check(await signed_in_learner(request, session))
+        request.state.identity = identity
+        return identity
+
+
+# The web's rows of the policy table: the same checks, with the cookie session as the credential.
+_COOKIE_ONLY: frozenset[AuthMethod] = frozenset({"session"})
+WEB_READER = CookieOptionalPolicy(
+    "web_reader", anonymous=True, scopes=frozenset({CONTENT_READ}), methods=_COOKIE_ONLY
+)
+WEB_LEARNER = CookieRequiredPolicy(
+    "web_learner", anonymous=False, scopes=frozenset({PROGRESS_WRITE}), methods=_COOKIE_ONLY
+)
+WEB_ACCOUNT_OWNER = CookieRequiredPolicy(
+    "web_account_owner", anonymous=False, methods=PASSWORD_SIGN_IN & _COOKIE_ONLY
+)
+WEB_POLICIES: tuple[Policy, ...] = (WEB_READER, WEB_LEARNER, WEB_ACCOUNT_OWNER)
+
+Visitor = Annotated[Identity | None, Depends(WEB_READER)]
+Learner = Annotated[Identity, Depends(WEB_LEARNER)]
+AccountOwner = Annotated[Identity, Depends(WEB_ACCOUNT_OWNER)]
 CsrfProtected = Depends(verify_csrf)
 
 

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
-from companion.accounts.dependencies import Identity
+from companion.accounts.policies import Identity
 from companion.web.dependencies import CSRF_FIELD, CSRF_HEADER, csrf_token
 
 WEB_DIR = Path(__file__).parent
