@@ -30,8 +30,9 @@ user can be changed and committed with the request's work.
 The web app's pages declare cookie-session rows of this table (`companion.web.dependencies`:
 `WEB_READER`, `WEB_LEARNER`, `WEB_ACCOUNT_OWNER`): the same `Policy` checks, with the cookie session as
 an `Identity` with `method="session"`, the password sign-in it is. A cookie never authenticates an API
-route, so the API needs no CSRF defence. (No module-level `from __future__ import annotations` here: FastAPI reads
-the annotations of the policies' `__call__` at run time, and an instance has no `__globals__`.)
+route, so the API needs no CSRF defence. (No module-level `from __future__ import annotations` here:
+FastAPI reads the annotations of the policies' `__call__` at run time, and an instance has no
+`__globals__`.)
 """
 
 from collections.abc import Iterator
