@@ -13,13 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from companion.access import service as access_service
+from companion.access.tiers import TIERS, tier_includes
 from companion.accounts import export as accounts_export
 from companion.accounts import service as accounts_service
 from companion.accounts.models import User
 from companion.accounts.policies import PublicDep
 from companion.accounts.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from companion.accounts.scopes import ALL_SCOPES
-from companion.billing import service as billing_service
 from companion.content.dependencies import CatalogDep
 from companion.dependencies import CacheDep, ClientAddressDep, LimiterDep, SessionDep, SettingsDep
 from companion.errors import CompanionError
@@ -37,7 +37,6 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 SOFTWARE_LEVELS = ("beginner", "intermediate", "advanced")
 HARDWARE_LEVELS = ("none", "hobbyist", "professional")
-TIERS = ("free", "premium", "pro", "team")
 
 
 def safe_next(target: str | None) -> str:
@@ -194,7 +193,6 @@ async def update_profile(
     request: Request,
     learner: AccountOwner,
     session: SessionDep,
-    cache: CacheDep,
     full_name: Annotated[str, Form()] = "",
     timezone: Annotated[str, Form()] = "",
     software_experience: Annotated[str, Form()] = "",
@@ -212,7 +210,7 @@ async def update_profile(
         )
     except ValidationError as error:
         return await _account_page(request, learner, session, errors=_problems(error), status=422)
-    await accounts_service.update_profile(session, user=learner.user, data=data, cache=cache)
+    await accounts_service.update_profile(session, user=learner.user, data=data)
     return await _account_page(request, learner, session, notice="Profile saved.")
 
 
@@ -328,15 +326,13 @@ async def upgrade_page(request: Request, visitor: Visitor, catalog: CatalogDep) 
         chapters = [
             (
                 pack.course.title,
-                sum(1 for c in pack.chapters if billing_service.tier_includes(tier, c.access_tier)),
+                sum(1 for c in pack.chapters if tier_includes(tier, c.access_tier)),
                 len(pack.chapters),
             )
             for pack in catalog.packs()
         ]
         features = [
-            name
-            for name, needed in access_service.FEATURE_TIERS.items()
-            if billing_service.tier_includes(tier, needed)
+            name for name, needed in access_service.FEATURE_TIERS.items() if tier_includes(tier, needed)
         ]
         plans.append(
             {

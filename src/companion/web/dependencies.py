@@ -27,7 +27,7 @@ from companion.accounts.policies import PASSWORD_SIGN_IN, AuthMethod, Identity, 
 from companion.accounts.schemas import TokenPair
 from companion.accounts.scopes import ALL_SCOPES, CONTENT_READ, PROGRESS_WRITE
 from companion.config import Settings
-from companion.db import session_scope, utcnow
+from companion.db import transaction, utcnow
 from companion.dependencies import SessionDep
 from companion.errors import CompanionError, Forbidden, Unauthorized
 from companion.progress import sessions as learning_sessions
@@ -115,7 +115,7 @@ async def optional_visitor(request: Request) -> Identity | None:
     if not request.cookies.get(ACCESS_COOKIE) and not request.cookies.get(REFRESH_COOKIE):
         return None
     identity: Identity | None = None
-    async for session in session_scope(request.app.state.sessionmaker):
+    async with transaction(request.app.state.sessionmaker) as session:
         identity = await _resolve(request, session)
     return identity
 
