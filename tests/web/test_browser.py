@@ -21,8 +21,6 @@ COURSE = "genai-fundamentals"
 AXE = Path(__file__).parent / "axe.min.js"
 SERIOUS = {"serious", "critical"}
 
-pytestmark = pytest.mark.slow
-
 
 class Journey:
     """One learner in one browser profile, recording console errors, screenshots and axe results."""
