@@ -1,4 +1,4 @@
-"""The application factory: one FastAPI app serving the API (and, later, the MCP server and web app)."""
+"""The application factory: one FastAPI app serving the API, the MCP server and the web textbook."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from companion.recommendations.router import router as recommendations_router
 from companion.runtime import open_runtime
 from companion.search.router import router as search_router
 from companion.tutor.router import router as tutor_router
+from companion.web import install_web
 
 API_DESCRIPTION = """Course Companion serves a course verbatim, searches it, grades quizzes, and tracks
 progress and streaks for learners, through this API and through AI assistants (MCP).
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_router)
     app.include_router(tutor_router)
     app.include_router(oauth_router)
+    # The web textbook last: its pages answer browsers at /, /courses/..., /dashboard, /account.
+    install_web(app, settings)
     # /mcp, its OAuth metadata and the authorization server's endpoints.
     app.state.mcp = mount_mcp(app, settings)
     return app

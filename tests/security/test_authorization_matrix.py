@@ -33,6 +33,7 @@ from companion.app import create_app
 from companion.config import Settings
 from companion.oauth import service as oauth_service
 from companion.oauth.router import CSRF_COOKIE
+from companion.web.dependencies import WEB_POLICIES
 from tests.progress.helpers import quiz, right_answers
 from tests.security.world import (
     COURSE,
@@ -66,6 +67,7 @@ PROTOCOL_ROUTES = {
     "/oauth/token": "OAuth token endpoint: client authentication and PKCE (tests/oauth)",
     "/oauth/register": "OAuth dynamic client registration (tests/oauth)",
     "/oauth/revoke": "OAuth revocation: the token is the credential (tests/oauth)",
+    "/static": "the web textbook's scripts, styles and icon, public",
 }
 
 
@@ -203,17 +205,20 @@ SAMPLES: dict[tuple[str, str], Sample] = {
 }
 
 
-def _route_table() -> tuple[list[APIRouteView], list[str]]:
-    """The app's FastAPI routes, and the paths of its other (protocol) routes."""
+def _route_table() -> tuple[list[APIRouteView], list[APIRouteView], list[str]]:
+    """The app's API routes, its web pages (cookie sessions, tests/web), and its other (protocol) routes."""
     settings = Settings(environment="test", jwt_secret="matrix-" + "x" * 40, _env_file=None)  # type: ignore[call-arg]
     api_routes: list[APIRouteView] = []
+    web_routes: list[APIRouteView] = []
     others: list[str] = []
     for context in iter_route_contexts(create_app(settings).routes):
         if isinstance(context.original_route, APIRoute):
-            api_routes.extend(APIRouteView(context, method) for method in sorted(context.methods or ()))
+            is_page = context.original_route.endpoint.__module__.startswith("companion.web.")
+            views = [APIRouteView(context, method) for method in sorted(context.methods or ())]
+            (web_routes if is_page else api_routes).extend(views)
         else:
             others.append(str(context.path))
-    return api_routes, others
+    return api_routes, web_routes, others
 
 
 @dataclass(frozen=True)
@@ -247,7 +252,16 @@ class APIRouteView:
         return f"{self.method} {self.path}"
 
 
-API_ROUTES, OTHER_ROUTES = _route_table()
+API_ROUTES, WEB_ROUTES, OTHER_ROUTES = _route_table()
+
+
+def test_every_web_page_declares_one_cookie_session_policy() -> None:
+    # Web pages take the cookie session as their credential (never a bearer token); tests/web calls them.
+    allowed = [*WEB_POLICIES, PUBLIC]
+    wrong = [
+        str(route) for route in WEB_ROUTES if len(route.policies) != 1 or route.policies[0] not in allowed
+    ]
+    assert WEB_ROUTES and not wrong, f"web pages without exactly one web policy: {wrong}"
 
 
 def test_every_route_declares_exactly_one_policy_and_has_a_sample() -> None:

@@ -27,10 +27,12 @@ Anonymous and optional reads open no database session; a credential sent to them
 session of its own. Routes that require a caller load it in the request's own transaction, so the
 user can be changed and committed with the request's work.
 
-A web session cookie joins at the two entry points that read credentials (`OptionalPolicy.__call__`
-and `signed_in_identity`), as an `Identity` with `method="session"`; every policy then treats it as
-the password sign-in it is. (No module-level `from __future__ import annotations` here: FastAPI reads
-the annotations of the policies' `__call__` at run time, and an instance has no `__globals__`.)
+The web app's pages declare cookie-session rows of this table (`companion.web.dependencies`:
+`WEB_READER`, `WEB_LEARNER`, `WEB_ACCOUNT_OWNER`): the same `Policy` checks, with the cookie session as
+an `Identity` with `method="session"`, the password sign-in it is. A cookie never authenticates an API
+route, so the API needs no CSRF defence. (No module-level `from __future__ import annotations` here:
+FastAPI reads the annotations of the policies' `__call__` at run time, and an instance has no
+`__globals__`.)
 """
 
 from collections.abc import Iterator

@@ -108,8 +108,9 @@ async def record_assistant_interaction(
     chapter_id: str | None = None,
     quiz_id: str | None = None,
     now: datetime,
+    source: str = "mcp",
 ) -> uuid.UUID:
-    """Count one assistant tool call in the learner's session of that interface; returns the session id.
+    """Count one assistant tool call or web action in the learner's session of that interface; its id.
 
     The learner's open session is reused while its last activity is under 30 minutes old; otherwise
     a new one starts (the idle job ends the old one). Two first calls at the very same moment may
@@ -143,7 +144,7 @@ async def record_assistant_interaction(
         interaction_count=1,
         chapters_accessed=[chapter_id] if chapter_id else [],
         quizzes_taken=[quiz_id] if quiz_id else [],
-        session_metadata={"source": "mcp"},
+        session_metadata={"source": source},
     )
     session.add(learning_session)
     await session.flush()

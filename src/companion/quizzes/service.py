@@ -234,3 +234,17 @@ async def list_attempts(
         attempts_count=len(attempts),
         attempts=[AttemptSummary.model_validate(attempt) for attempt in attempts],
     )
+
+
+async def submitted_attempts(session: AsyncSession, *, user: User, course_id: str) -> list[AttemptSummary]:
+    """The learner's submitted attempts in a course, oldest first (scores over time)."""
+    result = await session.scalars(
+        select(QuizAttempt)
+        .where(
+            QuizAttempt.user_id == user.id,
+            QuizAttempt.course_id == course_id,
+            QuizAttempt.status == "submitted",
+        )
+        .order_by(QuizAttempt.submitted_at, QuizAttempt.attempt_number)
+    )
+    return [AttemptSummary.model_validate(attempt) for attempt in result]
