@@ -11,7 +11,7 @@ from companion.accounts.dependencies import OptionalIdentity
 from companion.content import outline
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
-from companion.content.http import cached_json, etag_for
+from companion.content.http import cached_json
 from companion.content.responses import (
     AccessCheck,
     ChapterNeighbour,
@@ -50,7 +50,10 @@ async def list_courses(request: Request, catalog: CatalogDep) -> Response:
         return [summary.model_dump(mode="json") for summary in outline.course_summaries(packs)]
 
     return await cached_json(
-        request, body, etag=etag_for("catalog", *(pack.version for pack in packs)), public=True
+        request,
+        body,
+        identity=("catalog", *(f"{pack.course.id}@{pack.version}" for pack in packs)),
+        public=True,
     )
 
 
@@ -75,7 +78,7 @@ async def read_chapter(
     return await cached_json(
         request,
         lambda: content_service.chapter_document(cache, pack, chapter_id),
-        etag=etag_for(pack.version, chapter_id),
+        identity=("chapter", pack.course.id, pack.version, chapter_id),
         public=chapter.access_tier == "free",
     )
 
@@ -112,7 +115,7 @@ async def read_section(
     return await cached_json(
         request,
         body,
-        etag=etag_for(pack.version, chapter_id, section_id),
+        identity=("section", pack.course.id, pack.version, chapter_id, section_id),
         public=chapter.access_tier == "free",
     )
 
@@ -190,7 +193,7 @@ async def read_quiz(
     return await cached_json(
         request,
         lambda: content_service.learner_quiz_document(cache, pack, quiz_id),
-        etag=etag_for(pack.version, quiz_id),
+        identity=("quiz", pack.course.id, pack.version, quiz_id),
         public=chapter.access_tier == "free",
     )
 
