@@ -8,11 +8,17 @@ from fastapi import Depends, Request
 
 from companion.content.schemas import ContentPack
 from companion.content.service import ContentCatalog
+from companion.errors import ServiceUnavailable
 
 
 async def get_catalog(request: Request) -> ContentCatalog:
-    """The application's content catalogue."""
+    """The application's content catalogue; 503 while the content store has never answered."""
     catalog: ContentCatalog = request.app.state.catalog
+    if not catalog.loaded:
+        raise ServiceUnavailable(
+            "Course content is unavailable: the content store cannot be reached. Try again shortly.",
+            details={"retry_after_seconds": 30},
+        )
     return catalog
 
 

@@ -202,10 +202,14 @@ async def read_quiz(
 async def check_access(
     catalog: CatalogDep,
     identity: OptionalIdentity,
-    course_id: str | None = Query(default=None, description="The course of the chapter or quiz."),
-    chapter_id: str | None = Query(default=None),
-    quiz_id: str | None = Query(default=None),
-    feature: str | None = Query(default=None, description="e.g. streak_freeze, adaptive_path, translation"),
+    course_id: str | None = Query(
+        default=None, max_length=200, description="The course of the chapter or quiz."
+    ),
+    chapter_id: str | None = Query(default=None, max_length=200),
+    quiz_id: str | None = Query(default=None, max_length=200),
+    feature: str | None = Query(
+        default=None, max_length=100, description="e.g. streak_freeze, adaptive_path, translation"
+    ),
 ) -> AccessCheck:
     """May the caller open a chapter or quiz, or use a feature? Answers with the tier required and why."""
     user = identity.user if identity else None
