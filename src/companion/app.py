@@ -96,7 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by mount_docs, without a CDN
         redoc_url=None,
-        max_body_size=settings.max_request_bytes,
         dependencies=[Depends(reject_nul_characters)],
     )
     app.state.settings = settings

@@ -45,6 +45,13 @@ def serve(
     prepare: Annotated[
         bool, typer.Option(help="Migrate and load the shipped courses before serving.")
     ] = True,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A reverse proxy whose X-Forwarded-For is believed (repeatable; '*' for any). "
+            "Default: COMPANION_TRUSTED_PROXIES, which is empty: forwarded headers are ignored."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API, the MCP server and the web app; on a fresh data dir, set everything up first."""
     from companion.bootstrap import prepare_data
@@ -52,6 +59,7 @@ def serve(
     settings = get_settings()
     if prepare:
         prepare_data(settings, echo=typer.echo)
+    proxies = trusted_proxy or settings.trusted_proxies
     typer.echo(f"Course Companion is listening on http://{host}:{port}  (API docs: /docs)")
     uvicorn.run(
         "companion.app:create_app",
@@ -60,7 +68,11 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,
-        proxy_headers=True,
+        # Client addresses key the rate limits: only a configured proxy may say who the client is.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) if proxies else None,
+        # Leave room above the app's own URL and header limits, which answer in the JSON error body.
+        h11_max_incomplete_event_size=settings.max_url_bytes + settings.max_header_bytes + 8192,
     )
 
 

@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from companion.errors import CompanionError, HeadersTooLarge, PayloadTooLarge, UriTooLong, ValidationFailed
 
@@ -21,9 +22,10 @@ _NUL_MESSAGE = "must not contain NUL (U+0000) characters"
 
 
 class RequestLimitsMiddleware:
-    """Answers 414, 431 or 413 in the standard error body for over-long URLs, headers or declared bodies.
+    """Answers 414, 431 or 413 in the standard error body for over-long URLs, headers or bodies.
 
-    Bodies sent without a Content-Length are counted as they arrive by FastAPI's `max_body_size`.
+    A declared Content-Length over the limit is refused before the app runs; a body sent without one
+    is counted as it arrives, and reading past the limit raises a 413 that the error handler renders.
     """
 
     def __init__(
@@ -41,7 +43,24 @@ class RequestLimitsMiddleware:
                 response = JSONResponse(error.to_body(), status_code=error.status_code)
                 await response(scope, receive, send)
                 return
+            await self.app(scope, self._counting(receive), send)
+            return
         await self.app(scope, receive, send)
+
+    def _counting(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # An HTTPException passes through FastAPI's body parsing untouched (others become 400).
+                    raise HTTPException(status_code=413)
+            return message
+
+        return counted
 
     def _violation(self, scope: Scope) -> CompanionError | None:
         path = scope.get("raw_path") or scope["path"].encode()

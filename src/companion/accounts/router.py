@@ -27,9 +27,21 @@ from companion.dependencies import CacheDep, ClientAddressDep, LimiterDep, Sessi
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/auth/register", response_model=TokenPair, status_code=status.HTTP_201_CREATED)
-async def register(data: UserCreate, session: SessionDep, settings: SettingsDep) -> TokenPair:
+@router.post(
+    "/auth/register",
+    response_model=TokenPair,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "conflict: the email is taken."}},
+)
+async def register(
+    data: UserCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    address: ClientAddressDep,
+) -> TokenPair:
     """Create a learner account (free tier) and sign it in."""
+    await accounts_service.limit_signups(limiter, settings=settings, client_address=address)
     user = await accounts_service.register(session, data=data)
     return await accounts_service.issue_tokens(session, user=user, settings=settings)
 
@@ -54,8 +66,15 @@ async def login(
 
 
 @router.post("/auth/refresh", response_model=TokenPair)
-async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+async def refresh(
+    data: RefreshRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    address: ClientAddressDep,
+) -> TokenPair:
     """Rotate a refresh token: the old one stops working, a new pair is returned."""
+    await accounts_service.limit_refreshes(limiter, settings=settings, client_address=address)
     return await accounts_service.refresh(session, refresh_token=data.refresh_token, settings=settings)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import StringConstraints
 
 from companion.content.schemas import ContentPack
 from companion.content.service import ContentCatalog
@@ -25,7 +26,9 @@ async def get_catalog(request: Request) -> ContentCatalog:
 CatalogDep = Annotated[ContentCatalog, Depends(get_catalog)]
 
 
-async def get_pack(course_id: str, catalog: CatalogDep) -> ContentPack:
+async def get_pack(
+    course_id: Annotated[str, StringConstraints(min_length=1, max_length=200)], catalog: CatalogDep
+) -> ContentPack:
     """The current pack of the course in the path; unknown courses are 404."""
     return catalog.pack(course_id)
 
