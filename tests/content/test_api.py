@@ -197,7 +197,9 @@ async def test_chapters_sharing_a_long_id_prefix_never_share_a_cached_body(
     store = LocalContentStore(tmp_path / "store")
     publishing.publish_pack(store, root)
     pack = publishing.load_current(store, "prefix-course")
-    monkeypatch.setattr(app.state, "catalog", ContentCatalog.from_packs([*app.state.catalog.packs(), pack]))
+    monkeypatch.setitem(
+        app.state._state, "catalog", ContentCatalog.from_packs([*app.state.catalog.packs(), pack])
+    )
     base = "/api/v1/courses/prefix-course/chapters"
 
     reader = await sign_up()
