@@ -46,7 +46,11 @@ async def register(
     return await accounts_service.issue_tokens(session, user=user, settings=settings)
 
 
-@router.post("/auth/login", response_model=TokenPair)
+@router.post(
+    "/auth/login",
+    response_model=TokenPair,
+    responses={401: {"description": "unauthorized: the email or password is wrong."}},
+)
 async def login(
     data: LoginRequest,
     session: SessionDep,
@@ -65,7 +69,11 @@ async def login(
     )
 
 
-@router.post("/auth/refresh", response_model=TokenPair)
+@router.post(
+    "/auth/refresh",
+    response_model=TokenPair,
+    responses={401: {"description": "unauthorized: the refresh token is unknown, expired or revoked."}},
+)
 async def refresh(
     data: RefreshRequest,
     session: SessionDep,
@@ -78,7 +86,11 @@ async def refresh(
     return await accounts_service.refresh(session, refresh_token=data.refresh_token, settings=settings)
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "unauthorized: the refresh token is unknown."}},
+)
 async def logout(data: RefreshRequest, session: SessionDep) -> Response:
     """Revoke a refresh token and end its login."""
     await accounts_service.logout(session, refresh_token=data.refresh_token)

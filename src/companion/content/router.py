@@ -198,7 +198,11 @@ async def read_quiz(
     )
 
 
-@router.get("/access/check", response_model=AccessCheck)
+@router.get(
+    "/access/check",
+    response_model=AccessCheck,
+    responses={404: {"description": "not_found: no such course, chapter, quiz or feature."}},
+)
 async def check_access(
     catalog: CatalogDep,
     identity: OptionalIdentity,
