@@ -91,10 +91,21 @@ async def reject_nul_characters(request: Request) -> None:
         await request.body(), request.headers.get("content-type", "")
     )
     if field is not None:
-        raise ValidationFailed(
-            f"Invalid value for: {field}.",
-            details={"errors": [{"field": field, "message": _NUL_MESSAGE, "type": "nul_character"}]},
-        )
+        raise nul_character_error(field)
+
+
+def nul_character_error(field: str) -> ValidationFailed:
+    """The 422 for a NUL character in `field`."""
+    return ValidationFailed(
+        f"Invalid value for: {field}.",
+        details={"errors": [{"field": field, "message": _NUL_MESSAGE, "type": "nul_character"}]},
+    )
+
+
+def field_with_nul(arguments: dict[str, Any]) -> str | None:
+    """The first argument (dotted path inside JSON values) that holds a NUL character, if any."""
+    found = _nul_in_json(arguments, ())
+    return None if found is None else ".".join(found)
 
 
 def _nul_in_request(request: Request) -> str | None:

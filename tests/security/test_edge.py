@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.conftest import SignUp
+from tests.mcp.conftest import call, create_api_key, structured
+from tests.mcp.test_learning_tools import in_process_server
 
 COURSE = "genai-fundamentals"
 NUL = "\x00"
@@ -230,3 +232,21 @@ def test_every_string_list_and_map_in_a_request_is_capped(app: FastAPI) -> None:
         walk(schema, where)
     # Path segments are bounded by the URL limit; the User-Agent header is stored cut to length.
     assert [item for item in uncapped if "user-agent" not in item] == []
+
+
+async def test_nul_characters_are_refused_by_the_mcp_tools_too(
+    client: httpx.AsyncClient, app: FastAPI, sign_up: SignUp
+) -> None:
+    learner = await sign_up()
+    key = await create_api_key(client, learner["headers"])
+    answers = {"q1": "a", "q4": f"transformer{NUL}"}
+    async with in_process_server(app, api_key=key) as mcp:
+        refused = await call(mcp, "submit_quiz_answers", course_id=COURSE, quiz_id="01-quiz", answers=answers)
+    assert refused.is_error
+    error = structured(refused)["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"]["errors"][0]["field"] == "answers.q4"
+    history = await client.get(
+        f"/api/v1/courses/{COURSE}/quizzes/01-quiz/attempts", headers=learner["headers"]
+    )
+    assert history.json()["attempts_count"] == 0
