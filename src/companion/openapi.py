@@ -14,7 +14,7 @@ from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel, Field
 
-from companion.accounts import dependencies as accounts_dependencies
+from companion.accounts import policies
 from companion.content import dependencies as content_dependencies
 from companion.dependencies import get_limiter
 
@@ -48,10 +48,10 @@ ERROR_DESCRIPTIONS = {
 }
 
 # What each dependency can answer besides success; a route inherits the errors of all it depends on.
-DEPENDENCY_ERRORS: dict[Callable[..., Any], frozenset[int]] = {
-    accounts_dependencies.optional_identity: frozenset({401, 403}),
-    accounts_dependencies.current_identity: frozenset({401, 403}),
-    accounts_dependencies.current_admin: frozenset({403}),
+# Every policy but the public one refuses bad credentials (401) and missing scopes or roles (403).
+DEPENDENCY_ERRORS: dict[object, frozenset[int]] = {
+    **{policy: frozenset({401, 403}) for policy in policies.POLICIES if policy is not policies.PUBLIC},
+    policies.signed_in_identity: frozenset({401}),
     content_dependencies.get_catalog: frozenset({503}),
     content_dependencies.get_pack: frozenset({404}),
     get_limiter: frozenset({429}),

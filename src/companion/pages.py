@@ -11,7 +11,7 @@ import hashlib
 import re
 from importlib.resources import files
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -77,6 +77,8 @@ def mount_docs(app: FastAPI) -> None:
     page = bytes(page_bytes).decode()
     policy = _csp_with_inline_scripts(page)
 
-    @app.get(DOCS_URL, include_in_schema=False)
-    async def docs() -> HTMLResponse:
+    async def docs(_request: Request) -> HTMLResponse:
         return HTMLResponse(page, headers={"Content-Security-Policy": policy})
+
+    # A plain (protocol) route like /openapi.json: public, outside the API's policy table.
+    app.add_route(DOCS_URL, docs, methods=["GET"], include_in_schema=False)

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from companion.accounts.policies import PublicDep
+
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz(_public: PublicDep) -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
@@ -21,7 +23,7 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     responses={503: {"description": "not_ready: the database (or the course content) is unavailable."}},
 )
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, _public: PublicDep) -> JSONResponse:
     """Ready when the database answers and course content is loaded; a cache outage only degrades.
 
     Every request still succeeds without the cache (it falls back to the database, and rate limits to
