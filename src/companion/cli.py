@@ -55,6 +55,7 @@ def serve(
 ) -> None:
     """Serve the API, the MCP server and the web app; on a fresh data dir, set everything up first."""
     from companion.bootstrap import prepare_data
+    from companion.http_protocol import JsonErrorHttpToolsProtocol
 
     settings = get_settings()
     if prepare:
@@ -71,8 +72,8 @@ def serve(
         # Client addresses key the rate limits: only a configured proxy may say who the client is.
         proxy_headers=bool(proxies),
         forwarded_allow_ips=",".join(proxies) if proxies else None,
-        # Leave room above the app's own URL and header limits, which answer in the JSON error body.
-        h11_max_incomplete_event_size=settings.max_url_bytes + settings.max_header_bytes + 8192,
+        # Requests the HTTP parser itself refuses are answered in the JSON error body too.
+        http=JsonErrorHttpToolsProtocol,
     )
 
 

@@ -8,6 +8,7 @@ then it is started again and every submission it acknowledged must be there.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -87,6 +88,19 @@ async def _stream_submissions(
             enough.set()
 
 
+async def _raw_get(target: str) -> tuple[int, str, bytes]:
+    """A GET sent byte for byte (an HTTP client would refuse to send such a URL): status, type, body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("content-type", ""), body
+
+
 async def test_kill_9_mid_stream_loses_no_acknowledged_write(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings, tmp_path: Path
 ) -> None:
@@ -125,5 +139,11 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_write(
         # Attempt numbers stay 1..N with no gap, including any write that committed unacknowledged.
         numbers = sorted(attempt["attempt_number"] for attempt in history.json()["attempts"])
         assert numbers == list(range(1, len(numbers) + 1))
+
+        # The real server, not only the app: URLs too long even for its HTTP parser get the error body.
+        for size in (9_000, 100_000):
+            status, content_type, body = await _raw_get(f"/api/v1/search?q={'x' * size}")
+            assert content_type == "application/json" and json.loads(body)["error"]["code"], (size, body)
+            assert status == (414 if size < 60_000 else 400)
     finally:
         _kill(server)

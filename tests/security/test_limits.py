@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from companion import cli
+from companion.http_protocol import JsonErrorHttpToolsProtocol
 from tests.conftest import SignUp
 
 LOGIN = "/api/v1/auth/login"
@@ -93,4 +94,5 @@ def test_serve_believes_forwarded_headers_only_from_configured_proxies(
     assert runner.invoke(cli.app, ["serve", "--no-prepare"]).exit_code == 0
     assert runner.invoke(cli.app, ["serve", "--no-prepare", "--trusted-proxy", "10.0.0.2"]).exit_code == 0
     assert calls[0]["proxy_headers"] is False
+    assert calls[0]["http"] is JsonErrorHttpToolsProtocol
     assert (calls[1]["proxy_headers"], calls[1]["forwarded_allow_ips"]) == (True, "10.0.0.2")
