@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from companion.errors import CompanionError, HeadersTooLarge, PayloadTooLarge, UriTooLong, ValidationFailed
 
 NUL = "\x00"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _NUL_MESSAGE = "must not contain NUL (U+0000) characters"
 
 
@@ -87,9 +87,21 @@ def payload_too_large(limit: int) -> PayloadTooLarge:
 
 async def reject_nul_characters(request: Request) -> None:
     """Refuse a NUL character in the path, query, headers or body with 422 `validation_error`."""
-    field = _nul_in_request(request) or _nul_in_body(
-        await request.body(), request.headers.get("content-type", "")
-    )
+    field = _nul_in_request(request)
+    content_type = request.headers.get("content-type", "")
+    if field is None and content_type.startswith(_FORM_TYPES):
+        # FastAPI has parsed (and cached) the form already; the raw stream is gone.
+        form = await request.form()
+        field = next(
+            (
+                name
+                for name, value in form.multi_items()
+                if NUL in name or (isinstance(value, str) and NUL in value)
+            ),
+            None,
+        )
+    elif field is None:
+        field = _nul_in_body(await request.body())
     if field is not None:
         raise nul_character_error(field)
 
@@ -120,14 +132,9 @@ def _nul_in_request(request: Request) -> str | None:
     return None
 
 
-def _nul_in_body(body: bytes, content_type: str) -> str | None:
+def _nul_in_body(body: bytes) -> str | None:
     # A quick byte test first: only a body that might hold a NUL is parsed again.
-    if not body or (b"\\u0000" not in body and b"\x00" not in body and b"%00" not in body):
-        return None
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-            if NUL in name or NUL in value:
-                return name.replace(NUL, "")
+    if not body or (b"\\u0000" not in body and b"\x00" not in body):
         return None
     try:
         document = json.loads(body)

@@ -72,6 +72,8 @@ async def test_nul_characters_are_refused_in_every_stored_text_field(
     tracked = {**headers, "X-Learning-Session-Id": session["id"]}
     _assert_validation_error(await client.get(f"/api/v1/courses/{COURSE}/chapters/01%00x", headers=tracked))
     _assert_validation_error(await client.get("/api/v1/search", params={"q": f"rag{NUL}"}), "q")
+    form = {"request": f"x{NUL}", "csrf_token": "t", "decision": "deny"}
+    _assert_validation_error(await client.post("/oauth/consent", data=form), "request")
 
     # Nothing was written: the name, the session and the key list are as they were.
     assert (await client.get("/api/v1/me", headers=headers)).json()["full_name"] == "Ada Learner"
