@@ -89,7 +89,9 @@ def test_serve_believes_forwarded_headers_only_from_configured_proxies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(cli.uvicorn, "Config", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(cli._AnnouncingServer, "__init__", lambda self, config: None)
+    monkeypatch.setattr(cli._AnnouncingServer, "run", lambda self: None)
     runner = CliRunner()
     assert runner.invoke(cli.app, ["serve", "--no-prepare"]).exit_code == 0
     assert runner.invoke(cli.app, ["serve", "--no-prepare", "--trusted-proxy", "10.0.0.2"]).exit_code == 0
