@@ -122,7 +122,7 @@ async def _clean(app: FastAPI) -> None:
         await cache._redis.flushdb()
     else:
         await cache.close()
-    await app.state.limiter._storage.reset()
+    await app.state.limiter.reset()
 
 
 @pytest.fixture

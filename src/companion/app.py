@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from companion.accounts.router import router as accounts_router
@@ -15,11 +15,14 @@ from companion.config import Settings, get_settings
 from companion.content.router import router as content_router
 from companion.content.service import ContentCatalog
 from companion.error_handlers import install_error_handlers
+from companion.http_limits import RequestLimitsMiddleware, reject_nul_characters
 from companion.jobs import registry as jobs
 from companion.mcp.http import mount_mcp
 from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
+from companion.openapi import install_openapi
 from companion.ops.router import router as ops_router
+from companion.pages import SecurityHeadersMiddleware, mount_docs
 from companion.progress.router import router as progress_router
 from companion.quizzes.router import router as quizzes_router
 from companion.ratelimit import RateLimiter
@@ -82,9 +85,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, without a CDN
+        redoc_url=None,
+        dependencies=[Depends(reject_nul_characters)],
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)
+    mount_docs(app)
+    # Added innermost first: request id, then security headers, CORS, and the size limits closest to the app.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_request_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -94,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # Content first: routes are matched in order, and chapter reads are the hottest path.
     app.include_router(content_router)

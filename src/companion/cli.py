@@ -47,18 +47,37 @@ def serve(
     prepare: Annotated[
         bool, typer.Option(help="Migrate and load the shipped courses before serving.")
     ] = True,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A reverse proxy whose X-Forwarded-For is believed (repeatable; '*' for any). "
+            "Default: COMPANION_TRUSTED_PROXIES, which is empty: forwarded headers are ignored."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API, the MCP server and the web app; on a fresh data dir, set everything up first."""
     from companion.bootstrap import prepare_data
+    from companion.http_protocol import JsonErrorHttpToolsProtocol
 
     settings = get_settings()
     if prepare:
         prepare_data(settings, echo=typer.echo)
-    options: dict[str, Any] = {"factory": True, "host": host, "port": port, "log_config": None}
+    proxies = trusted_proxy or settings.trusted_proxies
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_config": None,
+        # Client addresses key the rate limits: only a configured proxy may say who the client is.
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": ",".join(proxies) if proxies else None,
+        # Requests the HTTP parser itself refuses are answered in the JSON error body too.
+        "http": JsonErrorHttpToolsProtocol,
+    }
     if workers > 1:  # uvicorn's supervisor logs when each worker accepts connections
-        uvicorn.run("companion.app:create_app", workers=workers, proxy_headers=True, **options)
+        uvicorn.run("companion.app:create_app", workers=workers, **options)
         return
-    _AnnouncingServer(uvicorn.Config("companion.app:create_app", proxy_headers=True, **options)).run()
+    _AnnouncingServer(uvicorn.Config("companion.app:create_app", **options)).run()
 
 
 class _AnnouncingServer(uvicorn.Server):

@@ -73,9 +73,21 @@ class Settings(BaseSettings):
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     login_attempts_per_minute: int = 5
+    # Failed sign-ins from one address across every email, sign-ups and token refreshes per address.
+    login_failures_per_address_per_minute: int = 20
+    signups_per_address_per_hour: int = 20
+    refreshes_per_address_per_minute: int = 60
 
     # HTTP.
     cors_origins: list[str] = Field(default_factory=list)
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (e.g.
+    # ["10.0.0.2"], or ["*"] behind a platform load balancer). None by default: forwarded headers
+    # from anyone else are ignored, so a client cannot choose the address its rate limits count.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Request limits: larger bodies get 413, longer URLs 414, larger header sets 431.
+    max_request_bytes: int = 1_048_576
+    max_url_bytes: int = 8192
+    max_header_bytes: int = 16384
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     public_base_url: str = "http://127.0.0.1:8000"

@@ -84,8 +84,16 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
+    # pre-ping: a connection the server dropped (a restart, a failover) is replaced at checkout, so
+    # the service recovers by itself instead of failing the first request on each dead connection.
     return create_async_engine(
-        database_url, echo=echo, pool_size=20, max_overflow=10, pool_timeout=30, pool_recycle=3600
+        database_url,
+        echo=echo,
+        pool_size=20,
+        max_overflow=10,
+        pool_timeout=30,
+        pool_recycle=3600,
+        pool_pre_ping=True,
     )
 
 

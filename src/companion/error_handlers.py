@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from companion.errors import CompanionError
+from companion.http_limits import payload_too_large
 from companion.observability import request_id_var
 
 logger = logging.getLogger(__name__)
 
 _HTTP_CODES = {
-    400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -33,8 +33,11 @@ def _body(code: str, message: str, details: dict[str, Any] | None = None) -> dic
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
-    # ("body", "email") -> "email"; ("query", "limit") -> "limit"
+def _field_name(item: Any) -> str:
+    # ("body", "email") -> "email"; ("query", "limit") -> "limit"; a body that is no JSON -> "body"
+    location = item.get("loc", ())
+    if item.get("type") == "json_invalid":
+        return "body"  # its location ends with a character offset, which names no field
     parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or ".".join(str(part) for part in location)
 
@@ -49,8 +52,8 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     assert isinstance(error, RequestValidationError)
     problems = [
         {
-            "field": _field_name(item.get("loc", ())),
-            "message": item.get("msg", "invalid"),
+            "field": _field_name(item),
+            "message": "is not valid JSON" if item["type"] == "json_invalid" else item.get("msg", "invalid"),
             "type": item["type"],
         }
         for item in error.errors()
@@ -60,8 +63,17 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return JSONResponse(_body("validation_error", message, {"errors": problems}), status_code=422)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:
+        # The framework's only 400: a body it could not parse. In the contract that is a 422.
+        problem = {"field": "body", "message": "could not be parsed", "type": "body_unparsable"}
+        return JSONResponse(
+            _body("validation_error", "Invalid value for: body.", {"errors": [problem]}), status_code=422
+        )
+    if error.status_code == 413:
+        too_large = payload_too_large(request.app.state.settings.max_request_bytes)
+        return JSONResponse(too_large.to_body(), status_code=413)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else "Request failed."
     return JSONResponse(

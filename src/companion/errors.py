@@ -58,6 +58,21 @@ class Conflict(CompanionError):
     code = "conflict"
 
 
+class PayloadTooLarge(CompanionError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UriTooLong(CompanionError):
+    status_code = 414
+    code = "uri_too_long"
+
+
+class HeadersTooLarge(CompanionError):
+    status_code = 431
+    code = "headers_too_large"
+
+
 class RateLimited(CompanionError):
     status_code = 429
     code = "rate_limited"

@@ -7,6 +7,7 @@ two cannot drift in what they open, in what order, or in how they shut down.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from companion.content.service import ContentCatalog
 from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker
 from companion.search.index import CourseSearch
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     course_search: CourseSearch | None = None
     try:
         catalog = ContentCatalog(store_from_settings(settings))
-        await catalog.refresh()
+        try:
+            await catalog.refresh()
+        except Exception:  # start anyway: content answers 503 until the store answers (refreshed later)
+            logger.exception("content store unavailable at start; retrying every refresh interval")
         # One vector store client and one model per process (embedded Qdrant allows one client per
         # directory: a second process searches with BM25 alone and says so). Indexes missing here are
         # built in the background.

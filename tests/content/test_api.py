@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import User
 from companion.billing import service as billing_service
+from companion.content import publishing
+from companion.content.service import ContentCatalog
+from companion.content.store import LocalContentStore
 from tests.conftest import SignUp
+
+from .factories import chapter_data, write_json
 
 COURSE = "/api/v1/courses/genai-fundamentals"
 
@@ -53,7 +59,7 @@ async def test_free_chapter_verbatim_with_etag(client: httpx.AsyncClient) -> Non
     assert chapter["next_chapter_id"] == "02-llms" and chapter["previous_chapter_id"] is None
     assert chapter["quiz_id"] == "01-quiz"
     assert response.headers["cache-control"].startswith("public")
-    assert chapter["content_version"][:24] in response.headers["etag"]
+    assert len(response.headers["etag"]) == 66  # the whole SHA-256, quoted
     cached = await client.get(
         f"{COURSE}/chapters/01-intro-genai", headers={"If-None-Match": response.headers["etag"]}
     )
@@ -175,6 +181,50 @@ async def test_outline_and_reads_reflect_the_learner(client: httpx.AsyncClient, 
     ended = await client.patch(f"/api/v1/sessions/{session_id}", json={}, headers=headers)
     assert "02-llms" in ended.json()["chapters_accessed"]
     assert (await client.get(COURSE)).json()["chapters"][0]["progress"] is None
+
+
+async def test_chapters_sharing_a_long_id_prefix_never_share_a_cached_body(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    sign_up: SignUp,
+    db_session: AsyncSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Docusaurus file names often share 24+ characters; the body cache was once keyed on a shortened id.
+    premium_id, free_id = "01-introduction-to-robotics-advanced", "01-introduction-to-robotics-basics"
+    root = tmp_path / "prefix-course"
+    write_json(
+        root / "course.json",
+        {
+            "id": "prefix-course",
+            "title": "Prefixes",
+            "description": "Chapter ids sharing a long prefix.",
+            "chapters": [premium_id, free_id],
+        },
+    )
+    premium = chapter_data(premium_id, 1, access_tier="premium")
+    premium["sections"][0]["content_markdown"] = "# First\n\nPremium-only text."
+    write_json(root / "chapters" / f"{premium_id}.json", premium)
+    write_json(root / "chapters" / f"{free_id}.json", chapter_data(free_id, 2))
+    store = LocalContentStore(tmp_path / "store")
+    publishing.publish_pack(store, root)
+    pack = publishing.load_current(store, "prefix-course")
+    monkeypatch.setitem(
+        app.state._state, "catalog", ContentCatalog.from_packs([*app.state.catalog.packs(), pack])
+    )
+    base = "/api/v1/courses/prefix-course/chapters"
+
+    reader = await sign_up()
+    await _set_tier(db_session, reader["user"]["id"], "premium")
+    opened = await client.get(f"{base}/{premium_id}", headers=reader["headers"])
+    assert opened.status_code == 200 and "Premium-only text." in opened.text
+
+    free = await client.get(f"{base}/{free_id}")
+    assert free.status_code == 200 and free.json()["chapter_id"] == free_id
+    assert "Premium-only text." not in free.text
+    assert free.headers["etag"] != opened.headers["etag"]
+    assert (await client.get(f"{base}/{premium_id}")).status_code == 403
 
 
 async def test_anonymous_reads_open_no_database_session(

@@ -34,8 +34,8 @@ async def test_a_decoding_question_finds_the_decoding_section_with_a_citation(
     assert citation["section_title"] == "Decoding: Greedy, Temperature and Top-p"
     section = await client.get(citation["api_url"])
     assert section.status_code == 200
-    scores = [result["score"] for result in body["results"]]
-    assert scores == sorted(scores, reverse=True) and len(scores) == 10
+    scores = [result["score"] for result in body["results"] if not result["locked"]]
+    assert scores == sorted(scores, reverse=True) and len(body["results"]) <= 10
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,7 @@ OWNED_PARAMETERS = ("attempt_id", "conversation_id", "learning_session_id", "key
 PROTOCOL_ROUTES = {
     "/openapi.json": "the API description, public",
     "/docs": "interactive documentation, public",
-    "/docs/oauth2-redirect": "interactive documentation, public",
-    "/redoc": "interactive documentation, public",
+    "/docs/assets": "interactive documentation's packaged Swagger UI files, public",
     "/mcp": "MCP: bearer tokens checked per tool (tests/mcp)",
     "/.well-known/oauth-protected-resource": "OAuth metadata (RFC 9728), public",
     "/.well-known/oauth-protected-resource/mcp": "OAuth metadata (RFC 9728), public",

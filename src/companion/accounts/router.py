@@ -27,16 +27,31 @@ from companion.dependencies import CacheDep, ClientAddressDep, LimiterDep, Sessi
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-@router.post("/auth/register", response_model=TokenPair, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/auth/register",
+    response_model=TokenPair,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "conflict: the email is taken."}},
+)
 async def register(
-    data: UserCreate, _public: PublicDep, session: SessionDep, settings: SettingsDep
+    data: UserCreate,
+    _public: PublicDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    address: ClientAddressDep,
 ) -> TokenPair:
     """Create a learner account (free tier) and sign it in."""
+    await accounts_service.limit_signups(limiter, settings=settings, client_address=address)
     user = await accounts_service.register(session, data=data)
     return await accounts_service.issue_tokens(session, user=user, settings=settings)
 
 
-@router.post("/auth/login", response_model=TokenPair)
+@router.post(
+    "/auth/login",
+    response_model=TokenPair,
+    responses={401: {"description": "unauthorized: the email or password is wrong."}},
+)
 async def login(
     data: LoginRequest,
     _public: PublicDep,
@@ -56,15 +71,29 @@ async def login(
     )
 
 
-@router.post("/auth/refresh", response_model=TokenPair)
+@router.post(
+    "/auth/refresh",
+    response_model=TokenPair,
+    responses={401: {"description": "unauthorized: the refresh token is unknown, expired or revoked."}},
+)
 async def refresh(
-    data: RefreshRequest, _public: PublicDep, session: SessionDep, settings: SettingsDep
+    data: RefreshRequest,
+    _public: PublicDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    address: ClientAddressDep,
 ) -> TokenPair:
     """Rotate a refresh token: the old one stops working, a new pair is returned."""
+    await accounts_service.limit_refreshes(limiter, settings=settings, client_address=address)
     return await accounts_service.refresh(session, refresh_token=data.refresh_token, settings=settings)
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "unauthorized: the refresh token is unknown."}},
+)
 async def logout(data: RefreshRequest, _public: PublicDep, session: SessionDep) -> Response:
     """Revoke a refresh token and end its login."""
     await accounts_service.logout(session, refresh_token=data.refresh_token)

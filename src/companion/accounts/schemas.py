@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -17,6 +17,9 @@ HardwareLevel = Literal["none", "hobbyist", "professional"]
 Role = Literal["learner", "admin"]
 
 _TIMEZONES = available_timezones()
+# RFC 5321 caps an address at 254 characters; the cap also bounds what reaches the validator.
+Email = Annotated[EmailStr, Field(max_length=254)]
+TimezoneName = Annotated[str, Field(max_length=64)]
 
 
 def _valid_timezone(value: str) -> str:
@@ -30,22 +33,28 @@ def _valid_timezone(value: str) -> str:
 
 
 class Preferences(BaseModel):
-    """A learner's preferences; unknown keys are kept for later features."""
+    """A learner's preferences: exactly these keys (an unknown key is refused, so nothing grows unbounded)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     explanation_level: SoftwareLevel = "beginner"
     notifications: bool = True
-    language: str = Field(default="en", min_length=2, max_length=20)
+    language: str = Field(
+        default="en",
+        min_length=2,
+        max_length=20,
+        pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$",
+        description="A language tag such as en, ur or pt-BR.",
+    )
 
 
 class UserCreate(BaseModel):
     """Sign-up: credentials plus the background questions."""
 
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=8, max_length=256)
     full_name: str | None = Field(default=None, max_length=255)
-    timezone: str = "UTC"
+    timezone: TimezoneName = "UTC"
     software_experience: SoftwareLevel
     hardware_experience: HardwareLevel
     preferences: Preferences = Field(default_factory=Preferences)
@@ -59,7 +68,7 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     full_name: str | None = Field(default=None, max_length=255)
-    timezone: str | None = None
+    timezone: TimezoneName | None = None
     software_experience: SoftwareLevel | None = None
     hardware_experience: HardwareLevel | None = None
     preferences: Preferences | None = None
@@ -93,7 +102,7 @@ class UserRead(BaseModel):
 class LoginRequest(BaseModel):
     """Email and password."""
 
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -127,6 +136,7 @@ class ApiKeyCreate(BaseModel):
     scopes: list[Scope] | None = Field(
         default=None,
         min_length=1,
+        max_length=len(Scope),
         description="At most the scopes of the credential creating the key; all of them when omitted.",
     )
 

@@ -91,22 +91,56 @@ async def authenticate(
     settings: Settings,
     limiter: RateLimiter,
 ) -> User:
-    """Check credentials, with a per-email, per-address limit on failures; returns the user."""
-    limit = f"{settings.login_attempts_per_minute}/minute"
-    keys = ("login-failures", normalize_email(email), client_address)
-    if await limiter.is_exceeded(limit, *keys):
-        raise RateLimited(
-            "Too many failed sign-in attempts for this account; wait a minute and try again.",
-            details={"retry_after_seconds": 60},
-        )
+    """Check credentials, with limits on failures per account and address, per account, per address.
+
+    The per-address limit spans every email, so one address cannot try many accounts; the
+    per-account limit spans every address, so many addresses cannot share the guessing of one.
+    """
+    account = normalize_email(email)
+    per_pair = f"{settings.login_attempts_per_minute}/minute"
+    across = f"{settings.login_failures_per_address_per_minute}/minute"
+    limits = [
+        (per_pair, ("login-failures", account, client_address)),
+        (across, ("login-failures-account", account)),
+        (across, ("login-failures-address", client_address)),
+    ]
+    for limit, keys in limits:
+        if await limiter.is_exceeded(limit, *keys):
+            raise RateLimited(
+                "Too many failed sign-in attempts; wait a minute and try again.",
+                details={"retry_after_seconds": 60},
+            )
     user = await get_user_by_email(session, email)
     valid = await security.verify_password(password, user.password_hash if user else None)
     if user is None or not valid or not user.is_active:
-        await limiter.hit(limit, *keys, message="Too many failed sign-in attempts; wait a minute.")
+        for limit, keys in limits:
+            await limiter.hit(limit, *keys, message="Too many failed sign-in attempts; wait a minute.")
         raise InvalidCredentials()
     user.last_login_at = datetime.now(UTC)
-    await limiter.clear(limit, *keys)
+    # Success forgets this account's failures, but not the address's: its other guesses still count.
+    for limit, keys in limits[:2]:
+        await limiter.clear(limit, *keys)
     return user
+
+
+async def limit_signups(limiter: RateLimiter, *, settings: Settings, client_address: str) -> None:
+    """Count a sign-up from this address; too many in an hour are refused."""
+    await limiter.hit(
+        f"{settings.signups_per_address_per_hour}/hour",
+        "signups",
+        client_address,
+        message="Too many sign-ups from this address; try again later.",
+    )
+
+
+async def limit_refreshes(limiter: RateLimiter, *, settings: Settings, client_address: str) -> None:
+    """Count a token refresh from this address; too many in a minute are refused."""
+    await limiter.hit(
+        f"{settings.refreshes_per_address_per_minute}/minute",
+        "refreshes",
+        client_address,
+        message="Too many token refreshes from this address; wait a minute.",
+    )
 
 
 async def login(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,13 +10,16 @@ from typing import Any
 from cachetools import LRUCache
 from fastapi import Request, Response
 
-# Bodies keyed by ETag are immutable (the ETag names the content version), so each is encoded once.
-_encoded_bodies: LRUCache[str, bytes] = LRUCache(maxsize=512)
+# Encoded bodies keyed by the full identity of what they show (kind, course, version, ids): that
+# content never changes, so each is encoded once. Never keyed by anything shortened: two chapter ids
+# that share a prefix must never share an entry.
+_encoded_bodies: LRUCache[tuple[str, ...], bytes] = LRUCache(maxsize=512)
 
 
-def etag_for(*parts: str) -> str:
-    """A strong ETag built from the content version and what the response shows."""
-    return '"' + ":".join(part[:24] for part in parts) + '"'
+def etag_for(*identity: str) -> str:
+    """A strong ETag: the SHA-256 of every part of what the response shows, none of them shortened."""
+    digest = hashlib.sha256("\x1f".join(identity).encode()).hexdigest()
+    return f'"{digest}"'
 
 
 def _matches(request: Request, etag: str) -> bool:
@@ -30,18 +34,22 @@ async def cached_json(
     request: Request,
     build_body: Callable[[], Awaitable[Any]],
     *,
-    etag: str,
+    identity: tuple[str, ...],
     public: bool,
     max_age: int = 300,
 ) -> Response:
-    """A JSON response with ETag and Cache-Control, or 304 Not Modified when the client's copy is current."""
+    """A JSON response with ETag and Cache-Control, or 304 Not Modified when the client's copy is current.
+
+    `identity` names exactly what the body shows, e.g. ("chapter", course_id, version, chapter_id).
+    """
+    etag = etag_for(*identity)
     visibility = "public" if public else "private"
     headers = {"ETag": etag, "Cache-Control": f"{visibility}, max-age={max_age}", "Vary": "Authorization"}
     if _matches(request, etag):
         return Response(status_code=304, headers=headers)
-    content = _encoded_bodies.get(etag)
+    content = _encoded_bodies.get(identity)
     if content is None:
         body = await build_body()
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        _encoded_bodies[etag] = content
+        _encoded_bodies[identity] = content
     return Response(content=content, media_type="application/json", headers=headers)

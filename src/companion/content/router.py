@@ -11,7 +11,7 @@ from companion.accounts.policies import OptionalReaderDep, PublicDep
 from companion.content import outline
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
-from companion.content.http import cached_json, etag_for
+from companion.content.http import cached_json
 from companion.content.responses import (
     AccessCheck,
     ChapterNeighbour,
@@ -37,7 +37,10 @@ async def list_courses(request: Request, _public: PublicDep, catalog: CatalogDep
         return [summary.model_dump(mode="json") for summary in outline.course_summaries(packs)]
 
     return await cached_json(
-        request, body, etag=etag_for("catalog", *(pack.version for pack in packs)), public=True
+        request,
+        body,
+        identity=("catalog", *(f"{pack.course.id}@{pack.version}" for pack in packs)),
+        public=True,
     )
 
 
@@ -62,7 +65,7 @@ async def read_chapter(
     return await cached_json(
         request,
         lambda: content_service.chapter_document(cache, pack, chapter_id),
-        etag=etag_for(pack.version, chapter_id),
+        identity=("chapter", pack.course.id, pack.version, chapter_id),
         public=chapter.access_tier == "free",
     )
 
@@ -86,7 +89,7 @@ async def read_section(
     return await cached_json(
         request,
         body,
-        etag=etag_for(pack.version, chapter_id, section_id),
+        identity=("section", pack.course.id, pack.version, chapter_id, section_id),
         public=chapter.access_tier == "free",
     )
 
@@ -162,20 +165,28 @@ async def read_quiz(
     return await cached_json(
         request,
         lambda: content_service.learner_quiz_document(cache, pack, quiz_id),
-        etag=etag_for(pack.version, quiz_id),
+        identity=("quiz", pack.course.id, pack.version, quiz_id),
         public=chapter.access_tier == "free",
     )
 
 
-@router.get("/access/check", response_model=AccessCheck)
+@router.get(
+    "/access/check",
+    response_model=AccessCheck,
+    responses={404: {"description": "not_found: no such course, chapter, quiz or feature."}},
+)
 async def check_access(
     catalog: CatalogDep,
     identity: OptionalReaderDep,
-    course_id: str | None = Query(default=None, description="The course of the chapter or quiz."),
-    chapter_id: str | None = Query(default=None),
-    quiz_id: str | None = Query(default=None),
+    course_id: str | None = Query(
+        default=None, max_length=200, description="The course of the chapter or quiz."
+    ),
+    chapter_id: str | None = Query(default=None, max_length=200),
+    quiz_id: str | None = Query(default=None, max_length=200),
     feature: str | None = Query(
-        default=None, description="A feature: " + ", ".join(sorted(access_service.FEATURE_TIERS)) + "."
+        default=None,
+        max_length=100,
+        description="A feature: " + ", ".join(sorted(access_service.FEATURE_TIERS)) + ".",
     ),
 ) -> AccessCheck:
     """May the caller open a chapter or quiz, or use a feature? Give exactly one; answers with the tier

@@ -23,6 +23,8 @@ class ContentCatalog:
     def __init__(self, store: ContentStore | None = None) -> None:
         self._store = store
         self._packs: dict[str, ContentPack] = {}
+        # False until the store has answered once: until then there is nothing to serve (503).
+        self.loaded = store is None
 
     @classmethod
     def from_packs(cls, packs: list[ContentPack]) -> ContentCatalog:
@@ -44,6 +46,7 @@ class ContentCatalog:
                 continue
             current[course_id] = await asyncio.to_thread(publishing.load_version, store, course_id, version)
             changed.append(course_id)
+        self.loaded = True
         if changed:
             self._packs = current  # one assignment: readers see the old or the new catalogue, never a mix
             logger.info("content versions loaded: %s", {cid: current[cid].version[:12] for cid in changed})

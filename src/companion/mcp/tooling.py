@@ -36,6 +36,7 @@ from companion.content.schemas import Chapter, ContentPack, Quiz, Section
 from companion.content.service import ContentCatalog
 from companion.db import utcnow
 from companion.errors import CompanionError, NotFound, UpgradeRequired
+from companion.http_limits import field_with_nul, nul_character_error
 from companion.mcp.auth import SignInRequired, calling_identity, tool_call_scope
 from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.resources import Widget
@@ -334,6 +335,10 @@ def _tool_call(function: ToolFunction) -> ToolFunction:
     async def call(*args: Any, **kwargs: Any) -> CallToolResult:
         with tool_call_scope(), _interaction_scope() as interaction:
             try:
+                # The same edge rule as the HTTP API: PostgreSQL cannot store NUL in text.
+                unstorable = field_with_nul(kwargs)
+                if unstorable is not None:
+                    raise nul_character_error(unstorable)
                 result = await function(*args, **kwargs)
             except UpgradeRequired as refusal:
                 # A service's gate said no: an answer to pass on, as when a tool checks the gate itself.

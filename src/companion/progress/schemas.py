@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from companion.quizzes.schemas import QuizScoreSummary
 
@@ -19,7 +19,9 @@ class ProgressUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    section_id: str | None = Field(default=None, description="The section read; it becomes the resume point.")
+    section_id: str | None = Field(
+        default=None, max_length=200, description="The section read; it becomes the resume point."
+    )
     time_spent_seconds: int = Field(default=0, ge=0, le=24 * 3600, description="Time to add to the chapter.")
     completed: bool | None = Field(
         default=None,
@@ -121,16 +123,12 @@ class LearningSessionCreate(BaseModel):
 
     interface: Interface
     device: str | None = Field(default=None, max_length=100, description="e.g. desktop, mobile, tablet")
-    metadata: dict[str, str] = Field(
-        default_factory=dict, description="Small client facts, e.g. app version."
+    metadata: dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Small client facts, e.g. app version: at most 20 entries, keys up to 50 and values up "
+        "to 200 characters.",
     )
-
-    @field_validator("metadata")
-    @classmethod
-    def _small(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 20 or any(len(key) > 50 or len(item) > 200 for key, item in value.items()):
-            raise ValueError("at most 20 entries, keys up to 50 and values up to 200 characters")
-        return value
 
 
 class LearningSessionUpdate(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,12 +16,18 @@ ANSWERS_DESCRIPTION = (
 )
 
 
+# No quiz has more questions than this; a longer answer map is refused before grading.
+MAX_QUESTIONS = 200
+
+
 class AttemptSubmit(BaseModel):
     """The answers to a started attempt."""
 
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, Any] = Field(description=ANSWERS_DESCRIPTION)
+    answers: dict[Annotated[str, Field(max_length=100)], Any] = Field(
+        max_length=MAX_QUESTIONS, description=ANSWERS_DESCRIPTION
+    )
 
 
 class QuizSubmit(AttemptSubmit):

@@ -25,11 +25,15 @@ async def search(
     catalog: CatalogDep,
     identity: OptionalReaderDep,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S", description="What to look for.")],
-    course_id: Annotated[str | None, Query(description="One course; every course when omitted.")] = None,
-    chapter_id: Annotated[str | None, Query(description="Only this chapter.")] = None,
-    module: Annotated[str | None, Query(description="Only chapters of this module.")] = None,
+    course_id: Annotated[
+        str | None, Query(description="One course; every course when omitted.", max_length=200)
+    ] = None,
+    chapter_id: Annotated[str | None, Query(description="Only this chapter.", max_length=200)] = None,
+    module: Annotated[str | None, Query(description="Only chapters of this module.", max_length=200)] = None,
     difficulty: Annotated[Difficulty | None, Query(description="Only chapters of this level.")] = None,
-    topic: Annotated[str | None, Query(description="Only chapters tagged with this topic.")] = None,
+    topic: Annotated[
+        str | None, Query(description="Only chapters tagged with this topic.", max_length=200)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResponse:
     """Search the course: passages with a snippet (matched terms in **bold**), score and citation.

@@ -25,9 +25,13 @@ class Citation(BaseModel):
 
 
 class SearchResultItem(BaseModel):
-    """One passage found; passages of chapters your tier cannot open come without their text."""
+    """One passage found; passages of chapters your tier cannot open come without their text.
 
-    chunk_id: str
+    Locked results follow the open ones, once per section and in course order, with no passage id,
+    score or rank: how closely text you cannot read matches your query is not revealed.
+    """
+
+    chunk_id: str | None = Field(description="The passage's id; null when locked.")
     course_id: str
     chapter_id: str
     chapter_title: str
@@ -36,12 +40,17 @@ class SearchResultItem(BaseModel):
     module: str | None
     difficulty_level: str
     topics: list[str]
-    score: float = Field(
+    score: float | None = Field(
         description="The fused score of both retrievers: it ranks the results of one search (higher is "
-        "better) but is no absolute relevance; see lexical_score and semantic_score for that."
+        "better) but is no absolute relevance; see lexical_score and semantic_score for that. Null "
+        "when locked."
     )
-    lexical_score: float | None = Field(description="BM25 score, when the passage matched query terms.")
-    semantic_score: float | None = Field(description="Cosine similarity to the query, in hybrid mode.")
+    lexical_score: float | None = Field(
+        description="BM25 score, when the passage matched query terms; null when locked."
+    )
+    semantic_score: float | None = Field(
+        description="Cosine similarity to the query, in hybrid mode; null when locked."
+    )
     locked: bool = Field(description="true when your tier cannot open the chapter: no content, no snippet.")
     required_tier: str = Field(description="The tier that opens the chapter.")
     reason: str | None = Field(description="Why the passage is locked and how to open it; null when open.")

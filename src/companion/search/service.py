@@ -43,7 +43,9 @@ async def search(
         reverse=True,
     )[:limit]
     terms = highlight_terms(query)
-    results = [_result(hit, retrieval.entry.pack, user, terms) for hit, retrieval in scored]
+    results = _withhold_locked_ranks(
+        [_result(hit, retrieval.entry.pack, user, terms) for hit, retrieval in scored], packs
+    )
     reasons = [retrieval.degraded_reason for retrieval in retrievals if retrieval.degraded_reason]
     lexical = any(retrieval.mode == "lexical" for retrieval in retrievals) or not retrievals
     return SearchResponse(
@@ -53,6 +55,32 @@ async def search(
         degraded_reason="; ".join(dict.fromkeys(reasons)) or None,
         results=results,
     )
+
+
+def _withhold_locked_ranks(
+    results: list[SearchResultItem], packs: Sequence[ContentPack]
+) -> list[SearchResultItem]:
+    """Open passages best first, then each locked section once, in course order.
+
+    A locked passage's score or rank would tell a learner how closely text they cannot read matches
+    their query (probing it word by word), so locked results carry neither, only where they are.
+    """
+    opened = [result for result in results if not result.locked]
+    course_order = {pack.course.id: index for index, pack in enumerate(packs)}
+    locked: dict[tuple[str, str, str], SearchResultItem] = {}
+    for result in results:
+        if result.locked:
+            locked.setdefault((result.course_id, result.chapter_id, result.section_id), result)
+
+    def position(item: SearchResultItem) -> tuple[int, int, int]:
+        pack = packs[course_order[item.course_id]]
+        chapter = pack.chapter(item.chapter_id)
+        assert chapter is not None
+        section_ids = [section.section_id for section in chapter.sections]
+        section_index = section_ids.index(item.section_id) if item.section_id in section_ids else 0
+        return course_order[item.course_id], chapter.chapter_number, section_index
+
+    return opened + sorted(locked.values(), key=position)
 
 
 def _filters(
@@ -111,8 +139,9 @@ def _result(hit: SearchHit, pack: ContentPack, user: User | None, terms: set[str
     assert chapter is not None  # the index was built from this very pack
     decision = access_service.check_chapter(user, chapter)
     body = hit.text.split("\n", 1)[-1]  # the indexed text without its title line
+    opened = decision.allowed
     return SearchResultItem(
-        chunk_id=hit.id,
+        chunk_id=hit.id if opened else None,
         course_id=pack.course.id,
         chapter_id=chapter.chapter_id,
         chapter_title=chapter.title,
@@ -121,13 +150,13 @@ def _result(hit: SearchHit, pack: ContentPack, user: User | None, terms: set[str
         module=chapter.module,
         difficulty_level=chapter.difficulty_level,
         topics=chapter.topics,
-        score=hit.score,
-        lexical_score=hit.lexical_score,
-        semantic_score=hit.semantic_score,
-        locked=not decision.allowed,
+        score=hit.score if opened else None,
+        lexical_score=hit.lexical_score if opened else None,
+        semantic_score=hit.semantic_score if opened else None,
+        locked=not opened,
         required_tier=decision.required_tier,
-        reason=None if decision.allowed else decision.reason,
-        content=payload["content"] if decision.allowed else None,
-        snippet=snippet(body, terms) if decision.allowed else None,
+        reason=None if opened else decision.reason,
+        content=payload["content"] if opened else None,
+        snippet=snippet(body, terms) if opened else None,
         citation=citation(pack, chapter, payload["section_id"]),
     )

@@ -54,7 +54,9 @@ class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     course_id: str | None = Field(
-        default=None, description="The course to ask about; the only course, or all courses, when omitted."
+        default=None,
+        max_length=200,
+        description="The course to ask about; the only course, or all courses, when omitted.",
     )
     message: MessageCreate | None = Field(default=None, description="The first question, answered at once.")
 

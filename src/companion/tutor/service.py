@@ -248,7 +248,7 @@ async def _answer_selection(
     thresholds: answers.Thresholds,
 ) -> answers.Answer:
     """Answer from the selection and its section, which must be one the learner may read."""
-    found = await asyncio.to_thread(_selected_section, message, packs)
+    found = await asyncio.to_thread(_selected_section, message, packs, user)
     entry: CourseIndex | None = None
     chapter: Chapter | None = None
     section: Section | None = None
@@ -279,15 +279,21 @@ async def _answer_selection(
 
 
 def _selected_section(
-    message: MessageCreate, packs: Sequence[ContentPack]
+    message: MessageCreate, packs: Sequence[ContentPack], user: User
 ) -> tuple[ContentPack, Chapter, Section] | None:
-    """The section named by the selected context, or else the one containing the selected text."""
+    """The section named by the selected context, or else the readable one containing the selected text.
+
+    Selected text is only looked for in chapters the learner may open, and a named chapter is gated
+    before its text is consulted: otherwise the answer would tell whether a string occurs in a chapter
+    above the learner's tier. Text found nowhere readable is answered from the selection alone.
+    """
     context = message.selected_context
     if context is not None:
         for pack in packs:
             chapter = pack.chapter(context.chapter_id)
             if chapter is None:
                 continue
+            access_service.check_chapter(user, chapter).enforce()
             if context.section_id is not None:
                 section = chapter.section(context.section_id)
                 if section is None:
@@ -304,9 +310,13 @@ def _selected_section(
             raise UnknownSelection("selected_context.section_id", "")
         raise UnknownSelection("selected_context.chapter_id", context.chapter_id)
     assert message.selected_text is not None
-    return _containing(
-        message.selected_text, [(pack, chapter) for pack in packs for chapter in pack.chapters]
-    )
+    readable = [
+        (pack, chapter)
+        for pack in packs
+        for chapter in pack.chapters
+        if access_service.check_chapter(user, chapter).allowed
+    ]
+    return _containing(message.selected_text, readable)
 
 
 def _containing(
