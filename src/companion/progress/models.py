@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from companion.accounts.models import _in
 from companion.db import Base, UUIDPrimaryKey, utcnow
 
-INTERFACES = ("web", "chatgpt", "api")
+INTERFACES = ("web", "chatgpt", "claude", "mcp", "api")
 
 
 class ChapterProgress(UUIDPrimaryKey, Base):
