@@ -6,7 +6,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.mcp.resources import WIDGET_MIME_TYPE
+from mcp.server.apps import APP_MIME_TYPE
+
+from companion.mcp.resources import SKYBRIDGE_MIME_TYPE
 from tests.conftest import SignUp
 from tests.mcp.conftest import COURSE, call, create_api_key, mcp_client, set_tier, structured
 
@@ -56,19 +58,32 @@ async def test_lists_tools_prompts_and_resources(live_server: str, mode: str) ->
     chapter_schema = tools["read_chapter"].input_schema
     assert chapter_schema["required"] == ["course_id", "chapter_id"]
     assert "get_course_outline" in chapter_schema["properties"]["chapter_id"]["description"]
-    assert tools["read_chapter"].meta["openai/outputTemplate"] == "ui://widget/chapter-reader.html"
-    assert tools["get_quiz"].meta["openai/outputTemplate"] == "ui://widget/quiz.html"
+    # Each widget is declared for MCP Apps hosts (Claude) and, in its legacy form, for ChatGPT.
+    for tool, widget in (("read_chapter", "chapter-reader"), ("get_quiz", "quiz")):
+        meta = tools[tool].meta
+        assert meta is not None
+        assert meta["ui"] == {"resourceUri": f"ui://course-companion/{widget}.html"}
+        assert meta["openai/outputTemplate"] == f"ui://widget/{widget}.html"
+        assert resources[f"ui://course-companion/{widget}.html"].mime_type == APP_MIME_TYPE
+        assert resources[f"ui://widget/{widget}.html"].mime_type == SKYBRIDGE_MIME_TYPE
     assert prompts == {"concept-explainer", "quiz-master", "socratic-tutor", "progress-motivator"}
-    assert resources["ui://widget/chapter-reader.html"].mime_type == WIDGET_MIME_TYPE
     assert resources["skill://quiz-master/SKILL.md"].mime_type == "text/markdown"
 
 
 async def test_widget_and_prompt_contents(live_server: str) -> None:
     async with mcp_client(live_server) as client:
-        widget = await client.read_resource("ui://widget/quiz.html")
+        app = await client.read_resource("ui://course-companion/quiz.html")
+        legacy = await client.read_resource("ui://widget/quiz.html")
         prompt = await client.get_prompt("quiz-master", {"request": "quiz me on chapter 2"})
-    html = widget.contents[0].text  # type: ignore[union-attr]
-    assert 'callTool("submit_quiz_answers"' in html and "window.openai" in html
+    html = app.contents[0].text  # type: ignore[union-attr]
+    assert html == legacy.contents[0].text  # type: ignore[union-attr]  # one widget source
+    # The one script speaks to both hosts: window.openai, or the MCP Apps postMessage bridge.
+    assert 'callTool("submit_quiz_answers"' in html and "window.openai" in html and "ui/initialize" in html
+    assert "companion:host-bridge" not in html
+    assert app.contents[0].mime_type == APP_MIME_TYPE
+    assert app.contents[0].meta == {  # type: ignore[union-attr]
+        "ui": {"csp": {"connectDomains": [], "resourceDomains": []}, "prefersBorder": True}
+    }
     text = prompt.messages[0].content.text  # type: ignore[union-attr]
     assert "get_quiz" in text and "Hints before answers" in text
     assert text.endswith("The learner's request: quiz me on chapter 2")
@@ -240,3 +255,12 @@ async def test_a_foreign_host_is_refused(live_server: str) -> None:
             headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
         )
     assert response.status_code == 421
+
+
+async def test_a_get_stream_is_refused_in_stateless_mode(live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        # Stateless: the server never sends unprompted, so there is no event stream to open.
+        stream = await http.get("/mcp", headers={"Accept": "text/event-stream"})
+    assert stream.status_code == 405
+    assert "POST" in stream.headers["allow"]
+    assert stream.json()["error"]["code"]

@@ -2,20 +2,21 @@
 
 A tool is an async function taking its arguments and `ctx: Context`, whose docstring is the
 description the model reads, registered on a `Toolset` with its title, hints, access and widget.
-It parses input, calls one service, and returns `answer(...)` (structured content plus the same
-JSON as text). Domain errors raised inside become error results with our error body; a gated
+It parses input, calls one service, and returns `answer(...)`: the structured content, beside which
+the call's wrapper puts the tool's short text from `summaries.py`. Domain errors raised inside
+become error results with our error body; a gated
 item is not an error but an `upgrade_required` answer; `require_identity` turns an anonymous
 caller into a "sign in" result that also tells ChatGPT to start account linking.
 
-Every call by an identified learner who granted `progress:write` is counted in their `chatgpt`
-learning session, with the chapter or quiz the tool noted through `note_interaction`.
+Every call by an identified learner who granted `progress:write`, failed calls included, is counted
+in their learning session of the calling assistant (`chatgpt`, `claude` or another `mcp` client),
+with the chapter or quiz the tool noted through `note_interaction`.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,9 @@ from companion.content.schemas import Chapter, ContentPack, Quiz, Section
 from companion.content.service import ContentCatalog
 from companion.db import utcnow
 from companion.errors import CompanionError, NotFound, UpgradeRequired
-from companion.mcp.auth import SignInRequired, calling_identity, tool_call_scope
+from companion.mcp import summaries
+from companion.mcp.auth import SignInRequired, calling_learner, tool_call_scope
+from companion.mcp.clients import AssistantClient, identify_client
 from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.resources import Widget
 from companion.progress import sessions as learning_sessions
@@ -70,9 +73,8 @@ QuizId = Annotated[
 
 
 def answer(structured: dict[str, Any]) -> CallToolResult:
-    """A successful result: structured content, and the same JSON as text for clients that read only text."""
-    text = json.dumps(structured, ensure_ascii=False, default=str)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+    """A successful result; the call's wrapper adds the tool's text summary beside the structured content."""
+    return CallToolResult(content=[], structured_content=structured)
 
 
 def upgrade_required(decision: AccessDecision, **target: str) -> CallToolResult:
@@ -251,6 +253,8 @@ class Toolset:
     def register(self, server: MCPServer[Any]) -> None:
         """Add every tool of the set to the server."""
         for definition in self.definitions:
+            if definition.name not in summaries.SUMMARIES:
+                raise ValueError(f"tool {definition.name} needs a text summary in companion.mcp.summaries")
             server.add_tool(
                 _tool_call(definition.function),
                 name=definition.name,
@@ -302,17 +306,18 @@ def _interaction_scope() -> Iterator[Interaction]:
         _interaction.reset(token)
 
 
-async def _record_interaction(app: ToolContext, interaction: Interaction) -> None:
-    """Count the call in the caller's `chatgpt` learning session; anonymous calls record nothing."""
+async def _record_interaction(app: ToolContext, client: AssistantClient, interaction: Interaction) -> None:
+    """Count the call in the caller's learning session of that assistant; anonymous calls record nothing."""
     try:
         async with app.transaction() as session:
-            identity = await calling_identity(app, session)
-            if identity is None or WRITE_SCOPE not in identity.scopes:
+            learner = await calling_learner(app, session)
+            if learner is None or WRITE_SCOPE not in learner.scopes:
                 return
             await learning_sessions.record_assistant_interaction(
                 session,
-                user_id=identity.user.id,
-                interface="chatgpt",
+                user_id=learner.user_id,
+                interface=client.interface,
+                client_name=client.name,
                 chapter_id=interaction.chapter_id,
                 quiz_id=interaction.quiz_id,
                 now=utcnow(),
@@ -340,9 +345,12 @@ def _tool_call(function: ToolFunction) -> ToolFunction:
                 result = _upgrade_answer(refusal.required_tier, current_tier, refusal.message, target)
             except CompanionError as error:
                 result = error_answer(error)
+            if not result.is_error and isinstance(result.structured_content, dict):
+                text = summaries.summarize(function.__name__, result.structured_content)
+                result = result.model_copy(update={"content": [TextContent(type="text", text=text)]})
             context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
             if context is not None:
-                await _record_interaction(tool_context(context), interaction)
+                await _record_interaction(tool_context(context), identify_client(context), interaction)
         return result
 
     return call

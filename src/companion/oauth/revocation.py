@@ -8,6 +8,7 @@ authenticator and metadata builder.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Literal
 
@@ -60,7 +61,10 @@ class RevocationHandler:
             )
             return PydanticJSONResponse(status_code=400, content=body)
 
-        loaders = [self._provider.load_access_token, partial(self._provider.load_refresh_token, client)]
+        loaders: list[Callable[[str], Awaitable[AccessToken | RefreshToken | None]]] = [
+            self._provider.load_access_token,
+            partial(self._provider.load_refresh_token, client),
+        ]
         if revocation.token_type_hint == "refresh_token":
             loaders.reverse()
         token: AccessToken | RefreshToken | None = None
@@ -75,7 +79,7 @@ class RevocationHandler:
 
 
 def revocation_endpoint(provider: OAuthAuthorizationServerProvider[Any, Any, Any]) -> ASGIApp:
-    """The revocation endpoint, with the SDK's request size limit and the CORS headers browser clients need."""
+    """The revocation endpoint, with the SDK's body size limit and the CORS headers browser clients need."""
     endpoint = cors_middleware(RevocationHandler(provider).handle, ["POST", "OPTIONS"])
     return RequestBodyLimitMiddleware(endpoint, DEFAULT_MAX_REQUEST_BODY_SIZE)
 
