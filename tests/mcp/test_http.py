@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from mcp.server.apps import APP_MIME_TYPE
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.mcp.resources import SKYBRIDGE_MIME_TYPE
 from tests.conftest import SignUp
