@@ -45,6 +45,7 @@ def run_widget(
     reply: Any = None,
     *,
     host: str = "openai",
+    **hosting: Any,
 ) -> Any:
     """Render the served widget with this tool output in that host, replay events, and return the result."""
     widget = next(widget for widget in WIDGETS if widget.name == name)
@@ -57,6 +58,7 @@ def run_widget(
                 "toolOutput": output,
                 "events": events or [],
                 "reply": reply,
+                **hosting,
             }
         ),
         capture_output=True,
@@ -132,6 +134,14 @@ async def test_the_mcp_apps_handshake(app: FastAPI) -> None:
     assert rendered["protocol"][:2] == ["ui/initialize", "ui/notifications/initialized"]
     assert rendered["dark"] is True  # the theme from the host context
     assert output["chapter"]["title"] in rendered["html"]  # from ui/notifications/tool-result
+
+    # A host that leaves the structured content out of the notification: the view asks for it.
+    arguments = {"course_id": COURSE, "chapter_id": "01-intro-genai"}
+    stripped = run_widget(
+        "chapter-reader", output, host="mcp-apps", stripped=True, tool="read_chapter", toolArguments=arguments
+    )
+    assert stripped["calls"] == [{"name": "read_chapter", "args": arguments}]
+    assert output["chapter"]["title"] in stripped["html"]
 
 
 @pytest.mark.parametrize("host", HOSTS)

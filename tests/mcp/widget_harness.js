@@ -1,6 +1,8 @@
 // Runs a widget's scripts against a minimal fake DOM, hosted as ChatGPT hosts it (window.openai) or as
 // an MCP Apps host does (JSON-RPC over postMessage: ui/initialize, then ui/notifications/tool-result).
-// Input (stdin JSON): {html, host: "openai" | "mcp-apps", toolOutput, reply, events: [[type, eventLike], ...]}.
+// Input (stdin JSON): {html, host: "openai" | "mcp-apps", toolOutput, reply, events: [[type, eventLike], ...]},
+// and for MCP Apps: tool and toolArguments (the call that rendered the view), stripped (the host leaves
+// the structured content out of ui/notifications/tool-result, as Claude Desktop has done).
 // Output: {html, calls, scrolls, dark, protocol}: the rendered HTML, the tools (and messages) the widget
 // sent, how often it scrolled to the top, whether it took the host's dark theme, the methods it posted.
 "use strict";
@@ -61,17 +63,27 @@ if (input.host === "mcp-apps") {
             protocolVersion: message.params.protocolVersion,
             hostInfo: { name: "harness", version: "1" },
             hostCapabilities: { serverTools: {} },
-            hostContext: { theme: "dark" },
+            hostContext: { theme: "dark", toolInfo: { tool: { name: input.tool ?? "read_chapter" } } },
           });
         case "ui/notifications/initialized":
+          deliver({ jsonrpc: "2.0", method: "ui/notifications/tool-input", params: { arguments: input.toolArguments ?? {} } });
+          // A host may strip the structured content from the notification (input.stripped).
           return deliver({
             jsonrpc: "2.0",
             method: "ui/notifications/tool-result",
-            params: { content: [{ type: "text", text: "summary" }], structuredContent: input.toolOutput },
+            params: {
+              content: [{ type: "text", text: "summary" }],
+              ...(input.stripped ? {} : { structuredContent: input.toolOutput }),
+            },
           });
-        case "tools/call":
+        case "tools/call": {
           calls.push({ name: message.params.name, args: message.params.arguments });
-          return answer({ content: [{ type: "text", text: "summary" }], structuredContent: input.reply });
+          const refetch = input.stripped && calls.length === 1;
+          return answer({
+            content: [{ type: "text", text: "summary" }],
+            structuredContent: refetch ? input.toolOutput : input.reply,
+          });
+        }
         case "ui/message":
           calls.push({ name: "ui/message", args: message.params });
           return answer({});

@@ -38,6 +38,8 @@ function companionHost(onChange) {
   const pending = new Map();
   let nextId = 1;
   let toolOutput = null;
+  let toolName = null;     // the tool that rendered this view, from the host context
+  let toolArguments = null;
   let theme;
   let widgetState = null;  // kept for the life of the view (MCP Apps has no host-side widget state)
   const post = (message) => window.parent.postMessage({ jsonrpc: "2.0", ...message }, "*");
@@ -58,8 +60,16 @@ function companionHost(onChange) {
       return;
     }
     switch (message.method) {
+      case "ui/notifications/tool-input":
+        toolArguments = message.params?.arguments ?? null;
+        break;
       case "ui/notifications/tool-result":
         toolOutput = structuredOf(message.params);
+        if (toolOutput === null && toolName && toolArguments && !message.params?.isError) {
+          // Some hosts hand the view the result without its structured content: ask for it again.
+          request("tools/call", { name: toolName, arguments: toolArguments })
+            .then((result) => { toolOutput = structuredOf(result); onChange({ toolOutput }); }, () => {});
+        }
         onChange({ toolOutput });
         break;
       case "ui/notifications/host-context-changed":
@@ -77,6 +87,7 @@ function companionHost(onChange) {
     protocolVersion: "2026-01-26",
   }).then((result) => {
     theme = result?.hostContext?.theme;
+    toolName = result?.hostContext?.toolInfo?.tool?.name ?? null;
     post({ method: "ui/notifications/initialized", params: {} });
     onChange({ theme });
   }, () => {});
