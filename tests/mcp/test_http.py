@@ -106,6 +106,11 @@ async def test_browse_and_read_anonymously(live_server: str, client: httpx.Async
     assert courses[0]["free_chapter_count"] == 3
     assert outline["your_tier"] == "free"
     assert [c["access"]["allowed"] for c in outline["chapters"]] == [True, True, True, False, False, False]
+    # Anonymous callers have no plan: free content is open to everyone, no sign-in needed.
+    assert outline["chapters"][0]["access"]["reason"].endswith(
+        "is free: open to everyone, no sign-in needed."
+    )
+    assert "your Free plan" not in str(outline)
     assert outline["chapters"][0]["quiz_id"] == "01-quiz"
 
     # The same document as the REST API serves: the core is not implemented twice.
@@ -263,3 +268,38 @@ async def test_a_get_stream_is_refused_in_stateless_mode(live_server: str) -> No
     assert stream.status_code == 405
     assert "POST" in stream.headers["allow"]
     assert stream.json()["error"]["code"]
+
+
+async def test_the_text_beside_the_structured_content_is_short_and_readable(live_server: str) -> None:
+    async with mcp_client(live_server) as mcp:
+        courses = await call(mcp, "list_courses")
+        outline = await call(mcp, "get_course_outline", course_id=COURSE)
+        chapter = await call(mcp, "read_chapter", course_id=COURSE, chapter_id="01-intro-genai")
+        locked = await call(mcp, "read_chapter", course_id=COURSE, chapter_id="04-rag")
+        quiz = await call(mcp, "get_quiz", course_id=COURSE, quiz_id="01-quiz")
+        me = await call(mcp, "whoami")
+    texts = {
+        name: result.content[0].text  # type: ignore[union-attr]
+        for name, result in (
+            ("courses", courses),
+            ("outline", outline),
+            ("chapter", chapter),
+            ("locked", locked),
+            ("quiz", quiz),
+            ("me", me),
+        )
+    }
+    assert not any(text.lstrip().startswith("{") for text in texts.values())  # never the JSON again
+    assert "genai-fundamentals" in texts["courses"] and "3 free" in texts["courses"]
+    # The ids the assistant needs next, in a fraction of the structured size.
+    assert "chapter_id 04-rag; locked, needs premium" in texts["outline"]
+    assert len(texts["outline"]) * 4 < len(str(structured(outline)))
+    # The chapter itself, as Markdown, for hosts that give the model the text alone.
+    first_section = structured(chapter)["chapter"]["sections"][0]
+    assert f"## {first_section['title']}" in texts["chapter"]
+    assert first_section["content_markdown"][:200] in texts["chapter"]
+    assert "content_version" not in texts["chapter"]
+    assert texts["locked"].startswith("Not in the caller's plan (needs premium)")
+    questions = structured(quiz)["quiz"]["questions"]
+    assert all(question["question_text"] in texts["quiz"] for question in questions)
+    assert texts["me"].startswith("Not signed in: free content only.")

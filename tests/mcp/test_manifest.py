@@ -17,6 +17,7 @@ from companion.mcp.prompts import load_skills
 from companion.mcp.resources import SKYBRIDGE_MIME_TYPE, WIDGETS
 from companion.mcp.server import TOOLSETS, create_server
 from companion.mcp.tooling import ToolDefinition
+from companion.oauth.revocation import CLIENT_AUTH_METHODS
 from companion.oauth.service import SCOPE_DESCRIPTIONS
 
 MANIFEST = Path(__file__).parents[2] / "src" / "companion" / "mcp" / "app-manifest.yaml"
@@ -85,6 +86,7 @@ async def test_widgets_skills_and_scopes_match(manifest: dict[str, Any]) -> None
     prompts = {prompt.name for prompt in await server.list_prompts()}
     assert set(manifest["skills"]) == {skill.name for skill in load_skills()} == prompts
     assert manifest["auth"]["scopes"] == SCOPE_DESCRIPTIONS
+    assert manifest["auth"]["client_auth_methods"] == CLIENT_AUTH_METHODS
     assert list(SCOPE_DESCRIPTIONS) == list(ALL_SCOPES)
 
 
