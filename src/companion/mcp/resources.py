@@ -122,4 +122,3 @@ def register_resources(server: MCPServer[Any]) -> None:
                 text=skill.path.read_text(encoding="utf-8"),
             )
         )
-

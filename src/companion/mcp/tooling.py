@@ -3,10 +3,10 @@
 A tool is an async function taking its arguments and `ctx: Context`, whose docstring is the
 description the model reads, registered on a `Toolset` with its title, hints, access and widget.
 It parses input, calls one service, and returns `answer(...)`: the structured content, beside which
-the call's wrapper puts the tool's short text from `summaries.py`. Domain errors raised inside
-become error results with our error body; a gated
-item is not an error but an `upgrade_required` answer; `require_identity` turns an anonymous
-caller into a "sign in" result that also tells ChatGPT to start account linking.
+the call's wrapper puts the tool's text for the model (`summaries.py`). Domain errors raised inside
+become error results with our error body; a gated item is not an error but an `upgrade_required`
+answer; `require_identity` turns an anonymous caller into a "sign in" result that also tells
+ChatGPT to start account linking.
 
 Every call by an identified learner who granted `progress:write`, failed calls included, is counted
 in their learning session of the calling assistant (`chatgpt`, `claude` or another `mcp` client),
@@ -73,7 +73,7 @@ QuizId = Annotated[
 
 
 def answer(structured: dict[str, Any]) -> CallToolResult:
-    """A successful result; the call's wrapper adds the tool's text summary beside the structured content."""
+    """A successful result; the call's wrapper adds the tool's text beside the structured content."""
     return CallToolResult(content=[], structured_content=structured)
 
 
