@@ -233,9 +233,9 @@ SUMMARIES: dict[str, Summary] = {
 }
 
 
-def summarize(tool: str, result: dict[str, Any]) -> str:
+def summarize(summary: Summary, result: dict[str, Any]) -> str:
     """The text for a tool's successful result (an `upgrade_required` answer is its reason)."""
     if result.get("status") == "upgrade_required":
         needs = f"Not in the caller's plan (needs {result['required_tier']})"
         return f"{needs}: {result['reason']} {result['guidance']}"
-    return SUMMARIES[tool](result)
+    return summary(result)

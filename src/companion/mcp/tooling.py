@@ -189,11 +189,20 @@ class ToolDefinition:
     widget: Widget | None
     # A widget may call this tool itself (the quiz widget submits answers) without rendering it.
     widget_accessible: bool = False
+    # The text beside a successful result; by default the one summaries.py has for the tool's name.
+    summary: summaries.Summary | None = None
 
     @property
     def name(self) -> str:
         """The tool's name: its function's name."""
         return self.function.__name__
+
+    def text_for(self) -> summaries.Summary:
+        """How this tool's successful results are put in words for the model."""
+        summary = self.summary or summaries.SUMMARIES.get(self.name)
+        if summary is None:
+            raise ValueError(f"tool {self.name} needs a text summary (in companion.mcp.summaries)")
+        return summary
 
     def meta(self) -> dict[str, Any]:
         """The tool's `_meta`: how it may be called (ChatGPT securitySchemes) and its widget."""
@@ -228,6 +237,7 @@ class Toolset:
         requires_scope: str | None = None,
         widget: Widget | None = None,
         widget_accessible: bool = False,
+        summary: summaries.Summary | None = None,
     ) -> Callable[[ToolFunctionT], ToolFunctionT]:
         """Declare a tool; its docstring is the description the model reads to choose it."""
 
@@ -244,6 +254,7 @@ class Toolset:
                     requires_scope,
                     widget,
                     widget_accessible,
+                    summary,
                 )
             )
             return function
@@ -253,10 +264,8 @@ class Toolset:
     def register(self, server: MCPServer[Any]) -> None:
         """Add every tool of the set to the server."""
         for definition in self.definitions:
-            if definition.name not in summaries.SUMMARIES:
-                raise ValueError(f"tool {definition.name} needs a text summary in companion.mcp.summaries")
             server.add_tool(
-                _tool_call(definition.function),
+                _tool_call(definition.function, definition.text_for()),
                 name=definition.name,
                 title=definition.title,
                 description=inspect.cleandoc(definition.function.__doc__ or ""),
@@ -329,7 +338,7 @@ async def _record_interaction(app: ToolContext, client: AssistantClient, interac
         logger.exception("could not record the tool call in the learner's learning session")
 
 
-def _tool_call(function: ToolFunction) -> ToolFunction:
+def _tool_call(function: ToolFunction, summary: summaries.Summary) -> ToolFunction:
     # functools.wraps keeps the signature, so the SDK still derives the input schema from `function`.
     @functools.wraps(function)
     async def call(*args: Any, **kwargs: Any) -> CallToolResult:
@@ -346,7 +355,7 @@ def _tool_call(function: ToolFunction) -> ToolFunction:
             except CompanionError as error:
                 result = error_answer(error)
             if not result.is_error and isinstance(result.structured_content, dict):
-                text = summaries.summarize(function.__name__, result.structured_content)
+                text = summaries.summarize(summary, result.structured_content)
                 result = result.model_copy(update={"content": [TextContent(type="text", text=text)]})
             context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
             if context is not None:
