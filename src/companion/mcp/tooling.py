@@ -8,9 +8,9 @@ become error results with our error body; a gated item is not an error but an `u
 answer; `require_identity` turns an anonymous caller into a "sign in" result that also tells
 ChatGPT to start account linking.
 
-Every call by an identified learner who granted `progress:write`, failed calls included, is counted
-in their learning session of the calling assistant (`chatgpt`, `claude` or another `mcp` client),
-with the chapter or quiz the tool noted through `note_interaction`.
+Every call by an identified learner who granted `progress:write` is counted in their learning
+session of the calling assistant (`chatgpt`, `claude` or another `mcp` client), with the chapter or
+quiz the tool noted through `note_interaction`; refused calls (errors, locked items) are not counted.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from companion.access.service import AccessDecision
+from companion.accounts.scopes import CONTENT_READ, PROGRESS_WRITE
 from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack, Quiz, Section
 from companion.content.service import ContentCatalog
@@ -46,11 +47,6 @@ logger = logging.getLogger(__name__)
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
 ToolFunctionT = TypeVar("ToolFunctionT", bound=ToolFunction)
-
-# Reading one's own record needs `content:read`; changing it (and being counted in a learning
-# session) needs `progress:write`, as for the HTTP API.
-READ_SCOPE = "content:read"
-WRITE_SCOPE = "progress:write"
 
 # --- Arguments shared by tools -----------------------------------------------------------------
 
@@ -209,7 +205,7 @@ class ToolDefinition:
         if self.requires_scope is None:
             schemes: list[dict[str, Any]] = [
                 {"type": "noauth"},
-                {"type": "oauth2", "scopes": ["content:read"]},
+                {"type": "oauth2", "scopes": [CONTENT_READ]},
             ]
         else:
             schemes = [{"type": "oauth2", "scopes": [self.requires_scope]}]
@@ -320,7 +316,7 @@ async def _record_interaction(app: ToolContext, client: AssistantClient, interac
     try:
         async with app.transaction() as session:
             learner = await calling_learner(app, session)
-            if learner is None or WRITE_SCOPE not in learner.scopes:
+            if learner is None or PROGRESS_WRITE not in learner.scopes:
                 return
             await learning_sessions.record_assistant_interaction(
                 session,
@@ -336,6 +332,13 @@ async def _record_interaction(app: ToolContext, client: AssistantClient, interac
     except SQLAlchemyError:
         # The tool's own work is committed: failing to count it must not turn its answer into an error.
         logger.exception("could not record the tool call in the learner's learning session")
+
+
+def _refused(result: CallToolResult) -> bool:
+    # A refused call (an error, a locked item) served nothing: it is not a learning interaction,
+    # as a refused HTTP request is not counted in the learner's session either.
+    status = result.structured_content.get("status") if result.structured_content else None
+    return bool(result.is_error) or status == "upgrade_required"
 
 
 def _tool_call(function: ToolFunction, summary: summaries.Summary) -> ToolFunction:
@@ -358,7 +361,7 @@ def _tool_call(function: ToolFunction, summary: summaries.Summary) -> ToolFuncti
                 text = summaries.summarize(summary, result.structured_content)
                 result = result.model_copy(update={"content": [TextContent(type="text", text=text)]})
             context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
-            if context is not None:
+            if context is not None and not _refused(result):
                 await _record_interaction(tool_context(context), identify_client(context), interaction)
         return result
 
