@@ -1,7 +1,7 @@
 """assistant interfaces: learning sessions from Claude and other MCP clients, not only ChatGPT
 
 Revision ID: h15_assistant_interfaces
-Revises: 0002
+Revises: h10_completed_chapters_full
 Create Date: 2026-11-29 14:30:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = 'h15_assistant_interfaces'
-down_revision: str | None = '0002'
+down_revision: str | None = 'h10_completed_chapters_full'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
