@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, Implementation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import service as accounts_service
@@ -49,14 +49,26 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def mcp_client(base_url: str, *, token: str | None = None, mode: str = "auto") -> AsyncIterator[Client]:
-    """An SDK client on /mcp over streamable HTTP, sending `token` as a bearer token if given."""
+async def mcp_client(
+    base_url: str, *, token: str | None = None, mode: str = "auto", client_name: str | None = None
+) -> AsyncIterator[Client]:
+    """An SDK client on /mcp over streamable HTTP, sending `token` as a bearer token if given, and
+    introducing itself as `client_name` (an assistant's MCP client name) if given."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        Client(streamable_http_client(f"{base_url}/mcp", http_client=http), mode=mode) as client,
+        Client(
+            streamable_http_client(f"{base_url}/mcp", http_client=http),
+            mode=mode,
+            client_info=client_info(client_name),
+        ) as client,
     ):
         yield client
+
+
+def client_info(name: str | None) -> Implementation | None:
+    """What an MCP client named `name` says about itself at initialize (None: the SDK's default)."""
+    return Implementation(name=name, version="1.0.0") if name else None
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:

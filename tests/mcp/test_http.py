@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from mcp.server.apps import APP_MIME_TYPE
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.mcp.resources import WIDGET_MIME_TYPE
+from companion.mcp.resources import SKYBRIDGE_MIME_TYPE
 from tests.conftest import SignUp
 from tests.mcp.conftest import COURSE, call, create_api_key, mcp_client, set_tier, structured
 
@@ -56,19 +57,32 @@ async def test_lists_tools_prompts_and_resources(live_server: str, mode: str) ->
     chapter_schema = tools["read_chapter"].input_schema
     assert chapter_schema["required"] == ["course_id", "chapter_id"]
     assert "get_course_outline" in chapter_schema["properties"]["chapter_id"]["description"]
-    assert tools["read_chapter"].meta["openai/outputTemplate"] == "ui://widget/chapter-reader.html"
-    assert tools["get_quiz"].meta["openai/outputTemplate"] == "ui://widget/quiz.html"
+    # Each widget is declared for MCP Apps hosts (Claude) and, in its legacy form, for ChatGPT.
+    for tool, widget in (("read_chapter", "chapter-reader"), ("get_quiz", "quiz")):
+        meta = tools[tool].meta
+        assert meta is not None
+        assert meta["ui"] == {"resourceUri": f"ui://course-companion/{widget}.html"}
+        assert meta["openai/outputTemplate"] == f"ui://widget/{widget}.html"
+        assert resources[f"ui://course-companion/{widget}.html"].mime_type == APP_MIME_TYPE
+        assert resources[f"ui://widget/{widget}.html"].mime_type == SKYBRIDGE_MIME_TYPE
     assert prompts == {"concept-explainer", "quiz-master", "socratic-tutor", "progress-motivator"}
-    assert resources["ui://widget/chapter-reader.html"].mime_type == WIDGET_MIME_TYPE
     assert resources["skill://quiz-master/SKILL.md"].mime_type == "text/markdown"
 
 
 async def test_widget_and_prompt_contents(live_server: str) -> None:
     async with mcp_client(live_server) as client:
-        widget = await client.read_resource("ui://widget/quiz.html")
+        app = await client.read_resource("ui://course-companion/quiz.html")
+        legacy = await client.read_resource("ui://widget/quiz.html")
         prompt = await client.get_prompt("quiz-master", {"request": "quiz me on chapter 2"})
-    html = widget.contents[0].text  # type: ignore[union-attr]
-    assert 'callTool("submit_quiz_answers"' in html and "window.openai" in html
+    html = app.contents[0].text  # type: ignore[union-attr]
+    assert html == legacy.contents[0].text  # type: ignore[union-attr]  # one widget source
+    # The one script speaks to both hosts: window.openai, or the MCP Apps postMessage bridge.
+    assert 'callTool("submit_quiz_answers"' in html and "window.openai" in html and "ui/initialize" in html
+    assert "companion:host-bridge" not in html
+    assert app.contents[0].mime_type == APP_MIME_TYPE
+    assert app.contents[0].meta == {  # type: ignore[union-attr]
+        "ui": {"csp": {"connectDomains": [], "resourceDomains": []}, "prefersBorder": True}
+    }
     text = prompt.messages[0].content.text  # type: ignore[union-attr]
     assert "get_quiz" in text and "Hints before answers" in text
     assert text.endswith("The learner's request: quiz me on chapter 2")
@@ -92,6 +106,11 @@ async def test_browse_and_read_anonymously(live_server: str, client: httpx.Async
     assert courses[0]["free_chapter_count"] == 3
     assert outline["your_tier"] == "free"
     assert [c["access"]["allowed"] for c in outline["chapters"]] == [True, True, True, False, False, False]
+    # Anonymous callers have no plan: free content is open to everyone, no sign-in needed.
+    assert outline["chapters"][0]["access"]["reason"].endswith(
+        "is free: open to everyone, no sign-in needed."
+    )
+    assert "your Free plan" not in str(outline)
     assert outline["chapters"][0]["quiz_id"] == "01-quiz"
 
     # The same document as the REST API serves: the core is not implemented twice.
@@ -242,3 +261,47 @@ async def test_a_foreign_host_is_refused(live_server: str) -> None:
             headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
         )
     assert response.status_code == 421
+
+
+async def test_a_get_stream_is_refused_in_stateless_mode(live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        # Stateless: the server never sends unprompted, so there is no event stream to open.
+        stream = await http.get("/mcp", headers={"Accept": "text/event-stream"})
+    assert stream.status_code == 405
+    assert "POST" in stream.headers["allow"]
+    assert stream.json()["error"]["code"]
+
+
+async def test_the_text_beside_the_structured_content_is_short_and_readable(live_server: str) -> None:
+    async with mcp_client(live_server) as mcp:
+        courses = await call(mcp, "list_courses")
+        outline = await call(mcp, "get_course_outline", course_id=COURSE)
+        chapter = await call(mcp, "read_chapter", course_id=COURSE, chapter_id="01-intro-genai")
+        locked = await call(mcp, "read_chapter", course_id=COURSE, chapter_id="04-rag")
+        quiz = await call(mcp, "get_quiz", course_id=COURSE, quiz_id="01-quiz")
+        me = await call(mcp, "whoami")
+    texts = {
+        name: result.content[0].text  # type: ignore[union-attr]
+        for name, result in (
+            ("courses", courses),
+            ("outline", outline),
+            ("chapter", chapter),
+            ("locked", locked),
+            ("quiz", quiz),
+            ("me", me),
+        )
+    }
+    assert not any(text.lstrip().startswith("{") for text in texts.values())  # never the JSON again
+    assert "genai-fundamentals" in texts["courses"] and "3 free" in texts["courses"]
+    # The ids the assistant needs next, in a fraction of the structured size.
+    assert "chapter_id 04-rag; locked, needs premium" in texts["outline"]
+    assert len(texts["outline"]) * 4 < len(str(structured(outline)))
+    # The chapter itself, as Markdown, for hosts that give the model the text alone.
+    first_section = structured(chapter)["chapter"]["sections"][0]
+    assert f"## {first_section['title']}" in texts["chapter"]
+    assert first_section["content_markdown"][:200] in texts["chapter"]
+    assert "content_version" not in texts["chapter"]
+    assert texts["locked"].startswith("Not in the caller's plan (needs premium)")
+    questions = structured(quiz)["quiz"]["questions"]
+    assert all(question["question_text"] in texts["quiz"] for question in questions)
+    assert texts["me"].startswith("Not signed in: free content only.")

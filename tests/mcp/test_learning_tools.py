@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,14 +14,15 @@ from mcp.client.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.mcp.clients import interface_of
 from companion.mcp.context import ToolContext
 from companion.mcp.server import create_server
 from companion.progress import sessions as learning_sessions
 from companion.progress.models import LearningSession
 from companion.quizzes.models import QuizAttempt
 from tests.conftest import SignUp
-from tests.mcp.conftest import COURSE, call, create_api_key, mcp_client, structured
-from tests.mcp.test_widgets import NODE, run_widget
+from tests.mcp.conftest import COURSE, call, client_info, create_api_key, mcp_client, structured
+from tests.mcp.test_widgets import run_widget
 from tests.progress.helpers import quiz, right_answers, wrong_answers
 
 LEARNER_TOOL_CALLS: dict[str, dict[str, Any]] = {
@@ -43,15 +45,15 @@ LEARNER_TOOL_SCOPES = {
 }
 
 
-def in_process_server(app: FastAPI, *, api_key: str | None) -> Client:
+def in_process_server(app: FastAPI, *, api_key: str | None, client_name: str | None = None) -> Client:
     """The real server in process, acting for `api_key` as the stdio server does."""
     state = app.state
     context = ToolContext.from_app_state(state, api_key=api_key)
-    return Client(create_server(lambda: context))
+    return Client(create_server(lambda: context), client_info=client_info(client_name))
 
 
-async def chatgpt_sessions(db_session: AsyncSession, user_id: str) -> list[LearningSession]:
-    """The learner's learning sessions recorded from the assistant, oldest first."""
+async def assistant_sessions(db_session: AsyncSession, user_id: str) -> list[LearningSession]:
+    """The learner's learning sessions recorded from assistants, oldest first."""
     db_session.expire_all()
     result = await db_session.scalars(
         select(LearningSession)
@@ -70,7 +72,7 @@ async def test_a_learner_studies_through_the_assistant(
     answers = wrong_answers(quiz_02)
     answers[quiz_02.questions[0].question_id] = right_answers(quiz_02)[quiz_02.questions[0].question_id]
 
-    async with mcp_client(live_server, token=key) as mcp:
+    async with mcp_client(live_server, token=key, client_name="openai-mcp") as mcp:  # as ChatGPT
         chapter = structured(await call(mcp, "read_chapter", course_id=COURSE, chapter_id="01-intro-genai"))
         section = structured(
             await call(mcp, "read_section", course_id=COURSE, chapter_id="02-llms", section_id="01-tokens")
@@ -146,8 +148,8 @@ async def test_a_learner_studies_through_the_assistant(
     assert locks["03-prompting"] == (False, None) and locks["04-rag"] == (True, "premium")
     assert learning_path["rationale"] and learning_path["software_experience"] == "beginner"
 
-    # Every call was one interaction of one `chatgpt` learning session.
-    [recorded] = await chatgpt_sessions(db_session, learner["user"]["id"])
+    # Every call was one interaction of one `chatgpt` learning session: the client said it is ChatGPT.
+    [recorded] = await assistant_sessions(db_session, learner["user"]["id"])
     assert recorded.interface == "chatgpt" and recorded.ended_at is None
     assert recorded.interaction_count == 9
     assert recorded.chapters_accessed == ["01-intro-genai", "02-llms"]
@@ -242,7 +244,7 @@ async def test_a_read_only_credential_reads_its_record_but_records_nothing(
     assert structured(streak)["streak"]["current_streak"] == 0
     assert structured(submitted)["status"] == "sign_in_required"
     assert 'error="insufficient_scope"' in submitted.meta["mcp/www_authenticate"][0]  # type: ignore[index]
-    assert await chatgpt_sessions(db_session, learner["user"]["id"]) == []
+    assert await assistant_sessions(db_session, learner["user"]["id"]) == []
 
 
 async def test_desktop_calls_are_recorded_even_for_tools_that_do_not_need_an_account(
@@ -250,12 +252,13 @@ async def test_desktop_calls_are_recorded_even_for_tools_that_do_not_need_an_acc
 ) -> None:
     learner = await sign_up()
     key = await create_api_key(client, learner["headers"])
-    async with in_process_server(app, api_key=key) as mcp:
+    async with in_process_server(app, api_key=key, client_name="claude-ai") as mcp:  # as Claude Desktop
         await call(mcp, "list_courses")
         await call(mcp, "read_chapter", course_id=COURSE, chapter_id="04-rag")  # locked: not counted
         await call(mcp, "next_chapter", course_id=COURSE, chapter_id="01-intro-genai")
         await call(mcp, "read_chapter", course_id=COURSE, chapter_id="02-llms")
-    [recorded] = await chatgpt_sessions(db_session, learner["user"]["id"])
+    [recorded] = await assistant_sessions(db_session, learner["user"]["id"])
+    assert recorded.interface == "claude" and recorded.session_metadata["client"] == "claude-ai"
     assert recorded.interaction_count == 3
     assert recorded.chapters_accessed == ["02-llms"] and recorded.quizzes_taken == []
 
@@ -275,9 +278,9 @@ async def test_submit_quiz_answers_is_callable_by_the_quiz_widget(app: FastAPI) 
     assert "time_taken_seconds" in properties
 
 
-@pytest.mark.skipif(NODE is None, reason="Node.js is needed to run the widget scripts")
+@pytest.mark.parametrize("host", ["openai", "mcp-apps"])
 async def test_the_quiz_widget_shows_a_real_grading(
-    app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp
+    app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp, host: str
 ) -> None:
     learner = await sign_up()
     key = await create_api_key(client, learner["headers"])
@@ -296,7 +299,7 @@ async def test_the_quiz_widget_shows_a_real_grading(
             events.append(["change", {"name": name, "value": "true" if value else "false"}])
         else:
             events.append(["change", {"name": name, "value": value, "checked": True}])
-    rendered = run_widget("quiz", output, [*events, ["submit", {}]], reply=graded)
+    rendered = run_widget("quiz", output, [*events, ["submit", {}]], reply=graded, host=host)
     assert [sent["name"] for sent in rendered["calls"]] == ["submit_quiz_answers"]
     html = rendered["html"]
     assert "Passed · 100%" in html and "Correct" in html and "Awaiting review" in html
@@ -311,7 +314,7 @@ async def test_assistant_calls_share_a_session_until_half_an_hour_of_quiet(
 
     async def record(at: datetime, **touched: str) -> uuid.UUID:
         session_id = await learning_sessions.record_assistant_interaction(
-            db_session, user_id=user_id, now=at, **touched
+            db_session, user_id=user_id, interface="chatgpt", now=at, **touched
         )
         await db_session.commit()
         return session_id
@@ -326,10 +329,52 @@ async def test_assistant_calls_share_a_session_until_half_an_hour_of_quiet(
     await db_session.commit()
     third = await record(start + timedelta(minutes=81))
 
-    rows = {row.id: row for row in await chatgpt_sessions(db_session, str(user_id))}
+    rows = {row.id: row for row in await assistant_sessions(db_session, str(user_id))}
     assert set(rows) == {first, later, third}
     assert rows[first].interaction_count == 3 and rows[first].interface == "chatgpt"
     assert rows[first].chapters_accessed == ["01-intro-genai"] and rows[first].quizzes_taken == ["01-quiz"]
     assert rows[first].last_activity_at == start + timedelta(minutes=49)
     assert (rows[later].interaction_count, rows[later].chapters_accessed) == (1, ["02-llms"])
     assert (rows[third].interaction_count, rows[third].chapters_accessed) == (1, [])
+
+
+async def test_failed_calls_are_refused_quietly_and_only_served_calls_count(
+    live_server: str,
+    client: httpx.AsyncClient,
+    sign_up: SignUp,
+    db_session: AsyncSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    learner = await sign_up()
+    key = await create_api_key(client, learner["headers"])
+    async with mcp_client(live_server, token=key, client_name="MCP Inspector") as mcp:
+        # Each fails after the learner is known, so the tool's own transaction is rolled back:
+        # recording the call must not read the learner loaded in it (no traceback in the log).
+        malformed = await call(mcp, "submit_quiz_answers", course_id=COURSE, quiz_id="01-quiz", answers={})
+        unknown = await call(
+            mcp, "record_progress", course_id=COURSE, chapter_id="01-intro-genai", section_id="x"
+        )
+        await call(mcp, "read_chapter", course_id=COURSE, chapter_id="01-intro-genai")
+    assert malformed.is_error and structured(malformed)["error"]["code"] == "validation_error"
+    assert unknown.is_error and structured(unknown)["error"]["code"] == "not_found"
+    [recorded] = await assistant_sessions(db_session, learner["user"]["id"])
+    assert recorded.interface == "mcp" and recorded.session_metadata["client"] == "MCP Inspector"
+    assert recorded.interaction_count == 1  # refused calls are not learning interactions
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "interface"),
+    [
+        ("openai-mcp", "chatgpt"),
+        ("ChatGPT", "chatgpt"),
+        ("claude-ai", "claude"),
+        ("Claude Code", "claude"),
+        ("Claude-User", "claude"),
+        ("mcp-inspector", "mcp"),
+        ("cursor-vscode", "mcp"),
+        (None, "mcp"),
+    ],
+)
+def test_client_names_map_to_interfaces(name: str | None, interface: str) -> None:
+    assert interface_of(name) == interface

@@ -8,14 +8,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from mcp.server.apps import APP_MIME_TYPE
 from mcp.server.mcpserver import MCPServer
 
 from companion.accounts.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS
 from companion.mcp.context import ToolContext
 from companion.mcp.prompts import load_skills
-from companion.mcp.resources import WIDGET_MIME_TYPE, WIDGETS
+from companion.mcp.resources import SKYBRIDGE_MIME_TYPE, WIDGETS
 from companion.mcp.server import TOOLSETS, create_server
 from companion.mcp.tooling import ToolDefinition
+from companion.oauth.revocation import CLIENT_AUTH_METHODS
 
 MANIFEST = Path(__file__).parents[2] / "src" / "companion" / "mcp" / "app-manifest.yaml"
 
@@ -72,11 +74,18 @@ async def test_widgets_skills_and_scopes_match(manifest: dict[str, Any]) -> None
     server = server_without_services()
     resources = {resource.uri: resource for resource in await server.list_resources()}
     assert [widget["uri"] for widget in manifest["widgets"]] == [widget.uri for widget in WIDGETS]
-    for widget in manifest["widgets"]:
-        assert widget["mime_type"] == WIDGET_MIME_TYPE == resources[widget["uri"]].mime_type
+    for widget, served in zip(manifest["widgets"], WIDGETS, strict=True):
+        assert widget["mime_type"] == APP_MIME_TYPE == resources[widget["uri"]].mime_type
+        assert widget["openai_output_template"] == served.openai_template_uri
+        assert (
+            widget["openai_mime_type"]
+            == SKYBRIDGE_MIME_TYPE
+            == resources[served.openai_template_uri].mime_type
+        )
     prompts = {prompt.name for prompt in await server.list_prompts()}
     assert set(manifest["skills"]) == {skill.name for skill in load_skills()} == prompts
     assert manifest["auth"]["scopes"] == SCOPE_DESCRIPTIONS
+    assert manifest["auth"]["client_auth_methods"] == CLIENT_AUTH_METHODS
     assert list(SCOPE_DESCRIPTIONS) == list(ALL_SCOPES)
 
 
@@ -94,10 +103,8 @@ def test_skills_are_complete_and_name_only_real_tools(manifest: dict[str, Any]) 
 
 @pytest.mark.parametrize("widget", WIDGETS, ids=lambda widget: widget.name)
 def test_widgets_are_self_contained(widget: Any) -> None:
-    html = (
-        Path(__file__).parents[2] / "src" / "companion" / "mcp" / "widgets" / f"{widget.name}.html"
-    ).read_text()
-    assert "window.openai" in html and "toolOutput" in html
+    html = widget.html()
+    assert "window.openai" in html and "ui/notifications/tool-result" in html
     # No CDN or remote asset: everything is inline.
     for marker in ('src="http', "src='http", 'href="http', "@import", "<link"):
         assert marker not in html, marker

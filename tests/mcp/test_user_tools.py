@@ -20,7 +20,12 @@ from tests.mcp.conftest import call, create_api_key, structured
 probe_tools = Toolset()
 
 
-@probe_tools.tool(title="Save a note", read_only=False, requires_scope="progress:write")
+@probe_tools.tool(
+    title="Save a note",
+    read_only=False,
+    requires_scope="progress:write",
+    summary=lambda result: f"Saved a note for {result['email']}.",
+)
 async def save_note(note: str, ctx: Context[ToolContext, Any]) -> CallToolResult:
     """Test tool shaped like a phase-2 user tool: it acts on the caller's own record."""
     app = tool_context(ctx)

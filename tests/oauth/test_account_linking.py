@@ -136,6 +136,9 @@ async def test_metadata_documents(live_server: str) -> None:
     assert root["code_challenge_methods_supported"] == ["S256"]
     assert set(root["grant_types_supported"]) == {"authorization_code", "refresh_token"}
     assert root["scopes_supported"] == ["content:read", "progress:write"]
+    # Registration accepts public clients (PKCE, no secret), so the metadata says so.
+    for methods in ("token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"):
+        assert set(root[methods]) == {"none", "client_secret_post", "client_secret_basic"}
     assert resource["resource"] == f"{live_server}/mcp"
     assert resource["authorization_servers"] == [f"{live_server}/oauth"]
 
@@ -188,10 +191,9 @@ async def test_link_use_refresh_and_revoke(linking: Linking, live_server: str) -
     assert await mcp_status(live_server, fresh["access_token"]) == 200
 
     # Revoking (unlinking) ends the grant: the token is refused, and so is its refresh token.
-    # The SDK's revocation endpoint wants the client_secret field even for a public client.
+    # A standard RFC 7009 request from a public client: the token and its client_id, no secret.
     revoked = await linking.http.post(
-        "/oauth/revoke",
-        data={"client_id": linking.client_id, "client_secret": "", "token": fresh["access_token"]},
+        "/oauth/revoke", data={"client_id": linking.client_id, "token": fresh["access_token"]}
     )
     assert revoked.status_code == 200
     assert await mcp_status(live_server, fresh["access_token"]) == 401
@@ -277,3 +279,55 @@ async def test_a_confidential_client_must_present_its_secret(linking: Linking) -
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     issued = await linking.token(**form, client_secret=registered["client_secret"])
     assert issued.status_code == 200, issued.text
+
+
+@pytest.mark.parametrize("auth_method", ["none", "client_secret_post", "client_secret_basic"])
+async def test_each_kind_of_client_revokes_its_refresh_token(
+    linking: Linking, live_server: str, auth_method: str
+) -> None:
+    registered = await linking.register(token_endpoint_auth_method=auth_method)
+    secret = registered.get("client_secret")
+    assert (secret is None) == (auth_method == "none")
+    credentials: dict[str, str] = {"client_secret": secret} if auth_method == "client_secret_post" else {}
+    headers: dict[str, str] = {}
+    if auth_method == "client_secret_basic":
+        basic = base64.b64encode(f"{linking.client_id}:{secret}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    code = await linking.approve()
+    issued = await linking.http.post(
+        "/oauth/token",
+        data={
+            "client_id": linking.client_id,
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": linking.verifier,
+            **credentials,
+        },
+        headers=headers,
+    )
+    assert issued.status_code == 200, issued.text
+    tokens = issued.json()
+
+    revoke_form = {"client_id": linking.client_id, "token": tokens["refresh_token"]}
+    if auth_method != "none":  # a confidential client must still prove who it is
+        refused = await linking.http.post("/oauth/revoke", data=revoke_form)
+        assert refused.status_code == 401 and refused.json()["error"] == "unauthorized_client"
+        assert await mcp_status(live_server, tokens["access_token"]) == 200
+
+    revoked = await linking.http.post(
+        "/oauth/revoke",
+        data={**revoke_form, "token_type_hint": "refresh_token", **credentials},
+        headers=headers,
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert await mcp_status(live_server, tokens["access_token"]) == 401  # the whole linking ends
+    # An unknown token is not an error (RFC 7009 §2.2); a request without a token is.
+    unknown = await linking.http.post(
+        "/oauth/revoke", data={**revoke_form, "token": "not-a-token", **credentials}, headers=headers
+    )
+    assert unknown.status_code == 200
+    missing = await linking.http.post(
+        "/oauth/revoke", data={"client_id": linking.client_id, **credentials}, headers=headers
+    )
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"

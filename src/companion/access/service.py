@@ -45,6 +45,10 @@ def tier_of(user: User | None) -> str:
 def _decide(user: User | None, required: str, what: str) -> AccessDecision:
     current = tier_of(user)
     if tier_includes(current, required):
+        if user is None:  # an anonymous caller has no plan: only free content opens for them
+            return AccessDecision(
+                True, required, current, f"{what} is free: open to everyone, no sign-in needed."
+            )
         return AccessDecision(
             True, required, current, f"{what} is included in your {TIER_NAMES[current]} plan."
         )

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
@@ -34,9 +35,20 @@ from companion.oauth.provider import Transaction, resource_url
 
 API_KEY_CLIENT = "api_key"
 
+
+@dataclass(frozen=True)
+class CallingLearner:
+    """Who made the current tool call, as plain values rather than the `User` row: the tool's
+    session (and so the row loaded in it) may be rolled back and closed by the time the call is
+    counted in the learner's learning session."""
+
+    user_id: uuid.UUID
+    scopes: frozenset[str]
+
+
 # The learner `current_identity` found during the current tool call, kept so that recording the
 # call in the learner's learning session (tooling.py) does not look them up a second time.
-_call_identity: ContextVar[Identity | None] = ContextVar("companion_mcp_call_identity", default=None)
+_calling_learner: ContextVar[CallingLearner | None] = ContextVar("companion_mcp_caller", default=None)
 
 
 def resource_metadata_url(settings: Settings) -> str:
@@ -146,23 +158,26 @@ async def current_identity(app: ToolContext, session: AsyncSession) -> Identity 
         raise Unauthorized("The account no longer exists or is disabled.")
     method: AuthMethod = "api_key" if (access.claims or {}).get("method") == "api_key" else "oauth"
     identity = Identity(user=user, scopes=frozenset(access.scopes), method=method)
-    _call_identity.set(identity)
+    _calling_learner.set(CallingLearner(user_id=user.id, scopes=identity.scopes))
     return identity
 
 
 @contextmanager
 def tool_call_scope() -> Iterator[None]:
     """Start a tool call with no caller known yet, and forget its caller when it ends."""
-    token = _call_identity.set(None)
+    token = _calling_learner.set(None)
     try:
         yield
     finally:
-        _call_identity.reset(token)
+        _calling_learner.reset(token)
 
 
-async def calling_identity(app: ToolContext, session: AsyncSession) -> Identity | None:
+async def calling_learner(app: ToolContext, session: AsyncSession) -> CallingLearner | None:
     """The learner behind the current tool call: the one the tool already resolved, else resolved now."""
-    return _call_identity.get() or await current_identity(app, session)
+    known = _calling_learner.get()
+    if known is None and await current_identity(app, session) is not None:
+        known = _calling_learner.get()
+    return known
 
 
 async def require_identity(app: ToolContext, session: AsyncSession, *, scope: str) -> Identity:

@@ -101,7 +101,9 @@ def mount_mcp(app: FastAPI, settings: Settings) -> McpMount:
         backend=OptionalBearerBackend(CompanionTokenVerifier(app_transaction)),
         on_error=refuse_invalid_token(settings),
     )
-    app.router.routes.append(Route(MCP_PATH, endpoint=endpoint))
+    # Stateless: no server-initiated messages, so no GET event stream (it would stay open and silent);
+    # the streamable HTTP transport lets a server answer that GET with 405.
+    app.router.routes.append(Route(MCP_PATH, endpoint=endpoint, methods=["POST", "DELETE"]))
 
     metadata = create_protected_resource_routes(
         resource_url=AnyHttpUrl(resource_url(settings)),

@@ -1,4 +1,4 @@
-"""MCP resources: the ChatGPT Apps widget templates and the assistant skills as documents."""
+"""MCP resources: the widgets, declared for MCP Apps hosts and for ChatGPT, and the skills as documents."""
 
 from __future__ import annotations
 
@@ -6,19 +6,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcp.server.apps import Apps, ResourceCsp
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resources import TextResource
 
 from companion.mcp.prompts import load_skills
 
 WIDGETS_DIR = Path(__file__).parent / "widgets"
-# The MIME type ChatGPT renders as an Apps SDK widget.
-WIDGET_MIME_TYPE = "text/html+skybridge"
+# ChatGPT's Apps SDK type, served at the URI of the `openai/outputTemplate` key, kept while ChatGPT
+# reads that form; MCP Apps hosts (Claude, and ChatGPT too) use `_meta.ui.resourceUri` and the
+# `text/html;profile=mcp-app` resource of the Apps extension.
+SKYBRIDGE_MIME_TYPE = "text/html+skybridge"
+# Where the host bridge (one script for both kinds of host) is inlined into each widget.
+BRIDGE_MARKER = "<!-- companion:host-bridge -->"
 
 
 @dataclass(frozen=True)
 class Widget:
-    """A self-contained HTML template that renders a tool's structured output inside ChatGPT."""
+    """A self-contained HTML view of a tool's structured output, rendered by the assistant's host."""
 
     name: str
     title: str
@@ -28,13 +33,25 @@ class Widget:
 
     @property
     def uri(self) -> str:
-        """The widget's resource URI, referenced by tools as their output template."""
+        """The MCP Apps resource (`text/html;profile=mcp-app`) tools name in `_meta.ui.resourceUri`."""
+        return f"ui://course-companion/{self.name}.html"
+
+    @property
+    def openai_template_uri(self) -> str:
+        """The same widget as ChatGPT's legacy `openai/outputTemplate` (`text/html+skybridge`)."""
         return f"ui://widget/{self.name}.html"
 
+    def html(self) -> str:
+        """The widget's document, with the host bridge inlined (hosts allow no external script)."""
+        source = (WIDGETS_DIR / f"{self.name}.html").read_text(encoding="utf-8")
+        bridge = (WIDGETS_DIR / "host-bridge.js").read_text(encoding="utf-8")
+        return source.replace(BRIDGE_MARKER, f"<script>\n{bridge}</script>", 1)
+
     def tool_meta(self) -> dict[str, Any]:
-        """The `_meta` keys a tool rendered by this widget carries."""
+        """The `_meta` keys a tool rendered by this widget carries, for both kinds of host."""
         return {
-            "openai/outputTemplate": self.uri,
+            "ui": {"resourceUri": self.uri},
+            "openai/outputTemplate": self.openai_template_uri,
             "openai/toolInvocation/invoking": self.invoking,
             "openai/toolInvocation/invoked": self.invoked,
             # The widget itself calls tools (navigation, quiz submission).
@@ -59,21 +76,37 @@ QUIZ = Widget(
 WIDGETS = (CHAPTER_READER, QUIZ)
 
 
+def widget_apps() -> Apps:
+    """The MCP Apps extension with every widget as a `ui://` app resource; the server advertises it."""
+    apps = Apps()
+    for widget in WIDGETS:
+        apps.add_html_resource(
+            widget.uri,
+            widget.html(),
+            name=widget.name,
+            title=widget.title,
+            description=widget.description,
+            # Self-contained: no network access and no external assets.
+            csp=ResourceCsp(connect_domains=[], resource_domains=[]),
+            prefers_border=True,
+        )
+    return apps
+
+
 def register_resources(server: MCPServer[Any]) -> None:
-    """Add the widget templates and the skill documents to the server."""
+    """Add the widgets in ChatGPT's legacy form and the skill documents to the server."""
     for widget in WIDGETS:
         server.add_resource(
             TextResource(
-                uri=widget.uri,
-                name=widget.name,
+                uri=widget.openai_template_uri,
+                name=f"{widget.name} (ChatGPT)",
                 title=widget.title,
                 description=widget.description,
-                mime_type=WIDGET_MIME_TYPE,
-                text=(WIDGETS_DIR / f"{widget.name}.html").read_text(encoding="utf-8"),
+                mime_type=SKYBRIDGE_MIME_TYPE,
+                text=widget.html(),
                 meta={
                     "openai/widgetDescription": widget.description,
                     "openai/widgetPrefersBorder": True,
-                    # Self-contained: no network access and no external assets.
                     "openai/widgetCSP": {"connect_domains": [], "resource_domains": []},
                 },
             )

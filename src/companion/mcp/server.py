@@ -9,7 +9,7 @@ from mcp.server.mcpserver import MCPServer
 
 from companion.mcp.context import ToolContext
 from companion.mcp.prompts import register_prompts
-from companion.mcp.resources import register_resources
+from companion.mcp.resources import register_resources, widget_apps
 from companion.mcp.tooling import Toolset
 from companion.mcp.tools_content import content_tools
 from companion.mcp.tools_learning import learning_tools
@@ -44,6 +44,7 @@ def create_server(context: Callable[[], ToolContext]) -> MCPServer[ToolContext]:
         instructions=INSTRUCTIONS,
         version="1.0.0",
         lifespan=lifespan,
+        extensions=[widget_apps()],  # MCP Apps: the widgets as ui:// app resources
     )
     for toolset in TOOLSETS:
         toolset.register(server)

@@ -2,21 +2,21 @@
 
 A tool is an async function taking its arguments and `ctx: Context`, whose docstring is the
 description the model reads, registered on a `Toolset` with its title, hints, access and widget.
-It parses input, calls one service, and returns `answer(...)` (structured content plus the same
-JSON as text). Domain errors raised inside become error results with our error body; a gated
-item is not an error but an `upgrade_required` answer; `require_identity` turns an anonymous
-caller into a "sign in" result that also tells ChatGPT to start account linking.
+It parses input, calls one service, and returns `answer(...)`: the structured content, beside which
+the call's wrapper puts the tool's text for the model (`summaries.py`). Domain errors raised inside
+become error results with our error body; a gated item is not an error but an `upgrade_required`
+answer; `require_identity` turns an anonymous caller into a "sign in" result that also tells
+ChatGPT to start account linking.
 
-Every call by an identified learner who granted `progress:write` is counted in their `chatgpt`
-learning session, with the chapter or quiz the tool noted through `note_interaction`; refused calls
-(errors, locked items) are not counted.
+Every call by an identified learner who granted `progress:write` is counted in their learning
+session of the calling assistant (`chatgpt`, `claude` or another `mcp` client), with the chapter or
+quiz the tool noted through `note_interaction`; refused calls (errors, locked items) are not counted.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -37,7 +37,9 @@ from companion.content.service import ContentCatalog
 from companion.db import utcnow
 from companion.errors import CompanionError, NotFound, UpgradeRequired
 from companion.http_limits import field_with_nul, nul_character_error
-from companion.mcp.auth import SignInRequired, calling_identity, tool_call_scope
+from companion.mcp import summaries
+from companion.mcp.auth import SignInRequired, calling_learner, tool_call_scope
+from companion.mcp.clients import AssistantClient, identify_client
 from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.resources import Widget
 from companion.progress import sessions as learning_sessions
@@ -68,9 +70,8 @@ QuizId = Annotated[
 
 
 def answer(structured: dict[str, Any]) -> CallToolResult:
-    """A successful result: structured content, and the same JSON as text for clients that read only text."""
-    text = json.dumps(structured, ensure_ascii=False, default=str)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+    """A successful result; the call's wrapper adds the tool's text beside the structured content."""
+    return CallToolResult(content=[], structured_content=structured)
 
 
 def upgrade_required(decision: AccessDecision, **target: str) -> CallToolResult:
@@ -185,11 +186,20 @@ class ToolDefinition:
     widget: Widget | None
     # A widget may call this tool itself (the quiz widget submits answers) without rendering it.
     widget_accessible: bool = False
+    # The text beside a successful result; by default the one summaries.py has for the tool's name.
+    summary: summaries.Summary | None = None
 
     @property
     def name(self) -> str:
         """The tool's name: its function's name."""
         return self.function.__name__
+
+    def text_for(self) -> summaries.Summary:
+        """How this tool's successful results are put in words for the model."""
+        summary = self.summary or summaries.SUMMARIES.get(self.name)
+        if summary is None:
+            raise ValueError(f"tool {self.name} needs a text summary (in companion.mcp.summaries)")
+        return summary
 
     def meta(self) -> dict[str, Any]:
         """The tool's `_meta`: how it may be called (ChatGPT securitySchemes) and its widget."""
@@ -224,6 +234,7 @@ class Toolset:
         requires_scope: str | None = None,
         widget: Widget | None = None,
         widget_accessible: bool = False,
+        summary: summaries.Summary | None = None,
     ) -> Callable[[ToolFunctionT], ToolFunctionT]:
         """Declare a tool; its docstring is the description the model reads to choose it."""
 
@@ -240,6 +251,7 @@ class Toolset:
                     requires_scope,
                     widget,
                     widget_accessible,
+                    summary,
                 )
             )
             return function
@@ -250,7 +262,7 @@ class Toolset:
         """Add every tool of the set to the server."""
         for definition in self.definitions:
             server.add_tool(
-                _tool_call(definition.function),
+                _tool_call(definition.function, definition.text_for()),
                 name=definition.name,
                 title=definition.title,
                 description=inspect.cleandoc(definition.function.__doc__ or ""),
@@ -300,17 +312,18 @@ def _interaction_scope() -> Iterator[Interaction]:
         _interaction.reset(token)
 
 
-async def _record_interaction(app: ToolContext, interaction: Interaction) -> None:
-    """Count the call in the caller's `chatgpt` learning session; anonymous calls record nothing."""
+async def _record_interaction(app: ToolContext, client: AssistantClient, interaction: Interaction) -> None:
+    """Count the call in the caller's learning session of that assistant; anonymous calls record nothing."""
     try:
         async with app.transaction() as session:
-            identity = await calling_identity(app, session)
-            if identity is None or PROGRESS_WRITE not in identity.scopes:
+            learner = await calling_learner(app, session)
+            if learner is None or PROGRESS_WRITE not in learner.scopes:
                 return
             await learning_sessions.record_assistant_interaction(
                 session,
-                user_id=identity.user.id,
-                interface="chatgpt",
+                user_id=learner.user_id,
+                interface=client.interface,
+                client_name=client.name,
                 chapter_id=interaction.chapter_id,
                 quiz_id=interaction.quiz_id,
                 now=utcnow(),
@@ -329,7 +342,7 @@ def _refused(result: CallToolResult) -> bool:
     return bool(result.is_error) or status == "upgrade_required"
 
 
-def _tool_call(function: ToolFunction) -> ToolFunction:
+def _tool_call(function: ToolFunction, summary: summaries.Summary) -> ToolFunction:
     # functools.wraps keeps the signature, so the SDK still derives the input schema from `function`.
     @functools.wraps(function)
     async def call(*args: Any, **kwargs: Any) -> CallToolResult:
@@ -349,9 +362,12 @@ def _tool_call(function: ToolFunction) -> ToolFunction:
                 result = _upgrade_answer(refusal.required_tier, current_tier, refusal.message, target)
             except CompanionError as error:
                 result = error_answer(error)
+            if not result.is_error and isinstance(result.structured_content, dict):
+                text = summaries.summarize(summary, result.structured_content)
+                result = result.model_copy(update={"content": [TextContent(type="text", text=text)]})
             context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
             if context is not None and not _refused(result):
-                await _record_interaction(tool_context(context), interaction)
+                await _record_interaction(tool_context(context), identify_client(context), interaction)
         return result
 
     return call

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from mcp.server.auth.provider import construct_redirect_uri
-from mcp.server.auth.routes import create_auth_routes
+from mcp.server.auth.routes import REVOCATION_PATH, create_auth_routes
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from pydantic import AnyHttpUrl
 from starlette.routing import BaseRoute, Route
@@ -23,6 +23,7 @@ from companion.accounts.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS
 from companion.config import Settings
 from companion.dependencies import ClientAddressDep, LimiterDep, SessionDep, SettingsDep
 from companion.errors import RateLimited, ValidationFailed
+from companion.oauth import revocation
 from companion.oauth import service as oauth_service
 from companion.oauth.provider import CONSENT_PATH, ISSUER_PATH, CompanionOAuthProvider, issuer_url
 
@@ -42,24 +43,31 @@ METADATA_PATH = "/.well-known/oauth-authorization-server"
 
 def authorization_server_routes(provider: CompanionOAuthProvider, settings: Settings) -> list[BaseRoute]:
     """The SDK's authorize/token/register/revoke endpoints under /oauth, and the metadata document."""
+    issuer = AnyHttpUrl(issuer_url(settings))
+    registration = ClientRegistrationOptions(
+        enabled=True, valid_scopes=list(ALL_SCOPES), default_scopes=list(ALL_SCOPES)
+    )
+    revocation_options = RevocationOptions(enabled=True)
     sdk_routes = create_auth_routes(
         provider,
-        issuer_url=AnyHttpUrl(issuer_url(settings)),
-        client_registration_options=ClientRegistrationOptions(
-            enabled=True, valid_scopes=list(ALL_SCOPES), default_scopes=list(ALL_SCOPES)
-        ),
-        revocation_options=RevocationOptions(enabled=True),
+        issuer_url=issuer,
+        client_registration_options=registration,
+        revocation_options=revocation_options,
     )
     routes: list[BaseRoute] = []
     for route in sdk_routes:
         methods = sorted(route.methods or ())
+        endpoint = route.endpoint
         if route.path == METADATA_PATH:
             # RFC 8414 places the document of an issuer with a path at the path-suffixed URL;
             # clients that only try the root URL find it there too.
             paths = [METADATA_PATH, METADATA_PATH + ISSUER_PATH]
+            endpoint = revocation.metadata_endpoint(issuer, registration, revocation_options)
         else:
             paths = [ISSUER_PATH + route.path]
-        routes.extend(Route(path, endpoint=route.endpoint, methods=methods) for path in paths)
+            if route.path == REVOCATION_PATH:  # the SDK's refuses public clients (see revocation.py)
+                endpoint = revocation.revocation_endpoint(provider)
+        routes.extend(Route(path, endpoint=endpoint, methods=methods) for path in paths)
     return routes
 
 

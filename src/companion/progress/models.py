@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
-INTERFACES = ("web", "chatgpt", "api")
+INTERFACES = ("web", "chatgpt", "claude", "mcp", "api")
 
 
 class ChapterProgress(UUIDPrimaryKey, Base):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from companion.quizzes.schemas import QuizScoreSummary
 
 ChapterState = Literal["not_started", "in_progress", "completed"]
-Interface = Literal["web", "chatgpt", "api"]
+Interface = Literal["web", "chatgpt", "claude", "mcp", "api"]
 
 
 class ProgressUpdate(BaseModel):

@@ -104,7 +104,8 @@ async def record_assistant_interaction(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
-    interface: Interface = "chatgpt",
+    interface: Interface,
+    client_name: str | None = None,
     chapter_id: str | None = None,
     quiz_id: str | None = None,
     now: datetime,
@@ -144,7 +145,7 @@ async def record_assistant_interaction(
         interaction_count=1,
         chapters_accessed=[chapter_id] if chapter_id else [],
         quizzes_taken=[quiz_id] if quiz_id else [],
-        session_metadata={"source": source},
+        session_metadata={"source": source, "client": client_name} if client_name else {"source": source},
     )
     session.add(learning_session)
     await session.flush()
