@@ -19,10 +19,13 @@ from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker
 from companion.error_handlers import install_error_handlers
 from companion.jobs import registry as jobs
+from companion.llm.gateway import LLMGateway
+from companion.llm.router import router as llm_router
 from companion.mcp.http import mount_mcp
 from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
 from companion.ops.router import router as ops_router
+from companion.premium.router import router as premium_router
 from companion.progress.router import router as progress_router
 from companion.quizzes.router import router as quizzes_router
 from companion.ratelimit import RateLimiter
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.llm = LLMGateway(settings, app.state.sessionmaker)
         app.state.cache = create_cache(settings.redis_url)
         app.state.limiter = RateLimiter(settings.redis_url)
         catalog = ContentCatalog(store_from_settings(settings))
@@ -110,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(search_router)
     app.include_router(tutor_router)
+    app.include_router(premium_router)
+    app.include_router(llm_router)
     app.include_router(oauth_router)
     # /mcp, its OAuth metadata and the authorization server's endpoints.
     app.state.mcp = mount_mcp(app, settings)

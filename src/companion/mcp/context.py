@@ -16,6 +16,7 @@ from companion.config import Settings
 from companion.content.service import ContentCatalog
 from companion.content.store import store_from_settings
 from companion.db import create_engine, create_sessionmaker, session_scope
+from companion.llm.gateway import LLMGateway
 from companion.search.service import CourseSearch
 
 
@@ -38,6 +39,7 @@ class ToolContext:
     cache: Cache
     catalog: ContentCatalog
     search: CourseSearch
+    llm: LLMGateway
     # stdio only: the API key the desktop client was started with; HTTP callers send their own.
     api_key: str | None = None
 
@@ -50,6 +52,7 @@ class ToolContext:
             cache=state.cache,
             catalog=state.catalog,
             search=state.search,
+            llm=state.llm,
             api_key=api_key,
         )
 
@@ -75,12 +78,14 @@ async def standalone_tool_context(settings: Settings, *, api_key: str | None) ->
     try:
         await catalog.refresh()
         await course_search.start(catalog.packs())
+        sessionmaker = create_sessionmaker(engine)
         yield ToolContext(
             settings=settings,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             cache=cache,
             catalog=catalog,
             search=course_search,
+            llm=LLMGateway(settings, sessionmaker),
             api_key=api_key,
         )
     finally:
