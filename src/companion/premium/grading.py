@@ -128,7 +128,6 @@ async def grade_attempt(
 ) -> GradedAttemptRead:
     """Grade the learner's pending open-ended answers of an attempt with the LLM, and rescore it."""
     access_service.check_feature(user, FEATURE).enforce()
-    llm.choice(FEATURE)
     attempt = await quizzes_service.get_attempt(session, user=user, attempt_id=attempt_id)
     pack = catalog.pack(attempt.course_id)
     if attempt.status != "submitted":
@@ -138,6 +137,7 @@ async def grade_attempt(
         raise Conflict(
             "This attempt has no answers awaiting grading.", details={"attempt_id": str(attempt.id)}
         )
+    llm.choice(FEATURE)
     completion = await llm.run(
         user=user,
         feature=FEATURE,

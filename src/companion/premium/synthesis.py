@@ -110,8 +110,8 @@ async def synthesize(
 ) -> SynthesisRead:
     """Connect the chosen chapters into one cited big-picture answer."""
     access_service.check_feature(user, FEATURE).enforce()
-    llm.choice(FEATURE)
     chapters = _chapters(user, pack, request.chapter_ids)
+    llm.choice(FEATURE)
     numbered = numbered_sections(chapters)
     completion = await llm.run(
         user=user,
