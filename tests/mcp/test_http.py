@@ -29,6 +29,13 @@ LEARNER_TOOLS = {
     "my_progress": "content:read",
     "my_streak": "content:read",
     "my_learning_path": "content:read",
+    # Premium (LLM) tools: they may spend the learner's AI budget, so they need progress:write.
+    "personalize_chapter": "progress:write",
+    "translate_chapter": "progress:write",
+    "plan_adaptive_path": "progress:write",
+    "grade_open_answers": "progress:write",
+    "synthesize_chapters": "progress:write",
+    "my_ai_usage": "content:read",
 }
 
 

@@ -37,7 +37,7 @@ from companion.premium.schemas import SynthesisRequest
 premium_tools = Toolset()
 
 
-@premium_tools.tool(title="Personalise a chapter", read_only=True, requires_scope=WRITE_SCOPE)
+@premium_tools.tool(title="Personalise a chapter", read_only=False, requires_scope=WRITE_SCOPE)
 async def personalize_chapter(
     course_id: CourseId, chapter_id: ChapterId, ctx: Context[ToolContext, Any]
 ) -> CallToolResult:
@@ -61,7 +61,7 @@ async def personalize_chapter(
     return answer({"status": "ok", "chapter": result.model_dump(mode="json")})
 
 
-@premium_tools.tool(title="Translate a chapter", read_only=True, requires_scope=WRITE_SCOPE)
+@premium_tools.tool(title="Translate a chapter", read_only=False, requires_scope=WRITE_SCOPE)
 async def translate_chapter(
     course_id: CourseId,
     chapter_id: ChapterId,
@@ -143,7 +143,7 @@ async def grade_open_answers(
     return answer({"status": "ok", **result.model_dump(mode="json")})
 
 
-@premium_tools.tool(title="Connect chapters", read_only=True, idempotent=False, requires_scope=WRITE_SCOPE)
+@premium_tools.tool(title="Connect chapters", read_only=False, idempotent=False, requires_scope=WRITE_SCOPE)
 async def synthesize_chapters(
     course_id: CourseId,
     chapter_ids: Annotated[list[str], Field(min_length=2, max_length=6, description="2 to 6 chapter ids.")],
