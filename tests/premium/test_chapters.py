@@ -39,12 +39,18 @@ async def _ledger(session: AsyncSession) -> list[LLMUsage]:
 
 
 async def test_without_a_provider_premium_routes_say_so_and_the_core_works(
-    client: httpx.AsyncClient, sign_up: SignUp, db_session: AsyncSession
+    client: httpx.AsyncClient, sign_up: SignUp, db_session: AsyncSession, app: FastAPI, settings: Any
 ) -> None:
     learner = await sign_up()
     await set_tier(db_session, learner, "pro")
-
-    response = await client.get(PERSONALIZED, headers=learner["headers"])
+    gateway = app.state.llm
+    gateway.settings = settings.model_copy(
+        update={"llm_base_url": None, "anthropic_api_key": None, "openai_api_key": None}
+    )
+    try:
+        response = await client.get(PERSONALIZED, headers=learner["headers"])
+    finally:
+        gateway.settings = settings
 
     assert response.status_code == 503
     error = response.json()["error"]
