@@ -232,8 +232,9 @@ async def test_cross_chapter_synthesis_cites_the_sections_it_draws_on(
 
     def connect(call: Call) -> dict[str, Any]:
         numbers = re.findall(r'<section number="(\d+)"', call.prompt)
+        first, last = numbers[0], numbers[-1]
         return {
-            "answer_markdown": f"RAG grounds generation [{numbers[-1]}].\n\nGeneration samples [{numbers[0]}][{numbers[-1]}]."
+            "answer_markdown": f"RAG grounds generation [{last}].\n\nGeneration samples [{first}][{last}]."
         }
 
     with scripted(app, connect) as model:
