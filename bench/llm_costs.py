@@ -161,7 +161,11 @@ class ModelledModel:
 
 
 async def run(learners: int) -> dict[str, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix="llm-costs-"))
+    with tempfile.TemporaryDirectory(prefix="llm-costs-") as folder:
+        return await _run(Path(folder), learners)
+
+
+async def _run(data_dir: Path, learners: int) -> dict[str, Any]:
     settings = Settings(
         environment="test",
         data_dir=data_dir,
@@ -370,8 +374,9 @@ def main() -> None:
     result = asyncio.run(run(args.learners))
     for feature, figures in result["features"].items():
         costs = ", ".join(f"{name} ${cost:.4f}" for name, cost in figures["usd_per_request"].items())
+        figures_in, figures_out = figures["mean_input_tokens"], figures["mean_output_tokens"]
         print(
-            f"{feature:16} {figures['calls']:4} calls  in {figures['mean_input_tokens']:6}  out {figures['mean_output_tokens']:6}  per request: {costs}"
+            f"{feature:16} {figures['calls']:4} calls  in {figures_in:6}  out {figures_out:6}  per request: {costs}"
         )
     print("per learner per month:", result["usd_per_learner_month"])
     print(

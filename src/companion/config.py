@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # provider SDK retries a transient failure (429, 5xx, connection), with exponential backoff.
     llm_timeout_seconds: float = 60.0
     llm_max_retries: int = 2
+    # The longest answer a model may write (a chapter translated into Urdu takes about 10k tokens).
+    llm_max_output_tokens: int = 16_000
     # USD per million input and output tokens per model name; overrides the genai-prices table.
     llm_prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     # Monthly LLM spend per learner by tier (USD); a tier missing here inherits the tier below it.

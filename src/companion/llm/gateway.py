@@ -209,6 +209,7 @@ class LLMGateway:
             model_settings=ModelSettings(
                 request_timeout=self.settings.llm_timeout_seconds,
                 max_retries=self.settings.llm_max_retries,
+                max_tokens=self.settings.llm_max_output_tokens,
                 temperature=0.2,
             ),
         )
