@@ -376,7 +376,7 @@ def main() -> None:
         costs = ", ".join(f"{name} ${cost:.4f}" for name, cost in figures["usd_per_request"].items())
         figures_in, figures_out = figures["mean_input_tokens"], figures["mean_output_tokens"]
         print(
-            f"{feature:16} {figures['calls']:4} calls  in {figures_in:6}  out {figures_out:6}  per request: {costs}"
+            f"{feature:16} {figures['calls']:4} calls  in {figures_in:6}  out {figures_out:6}  each: {costs}"
         )
     print("per learner per month:", result["usd_per_learner_month"])
     print(
