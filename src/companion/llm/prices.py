@@ -40,7 +40,7 @@ def cost_usd(
             model,
             provider_id=_PRICE_PROVIDERS.get(provider),
         )
-    except LookupError:
+    except (LookupError, ValueError):  # a model the table does not know
         _warn_unpriced(model)
         return 0.0
     return round(float(price.total_price), 6)
