@@ -16,6 +16,7 @@ from companion.billing import service as billing_service
 from companion.cli import app as cli
 from companion.db import utcnow
 from companion.jobs.registry import JOBS, run_job
+from companion.premium.models import TranslationCache
 from companion.recommendations.models import LearningPathRecommendation
 from companion.tutor.models import ChatConversation, ChatMessage
 from tests.conftest import SignUp
@@ -50,6 +51,17 @@ async def test_jobs_remove_only_what_expired(app: FastAPI, sign_up: SignUp, db_s
     await billing_service.change_tier(
         db_session, user=user, tier="premium", expires_at=now - timedelta(days=1)
     )
+    for days_idle in (91, 1):
+        db_session.add(
+            TranslationCache(
+                course_id="genai-fundamentals",
+                chapter_id="01-intro-genai",
+                language="ur",
+                content_hash=f"sha256:{days_idle}",
+                translated_content="{}",
+                last_accessed_at=now - timedelta(days=days_idle),
+            )
+        )
     await db_session.commit()
 
     # Two schedulers firing at the same moment must not fail or double-count.
@@ -63,6 +75,7 @@ async def test_jobs_remove_only_what_expired(app: FastAPI, sign_up: SignUp, db_s
     assert titles == ["fresh"]
     assert await db_session.scalar(select(func.count()).select_from(ChatMessage)) == 0
     assert not await db_session.scalar(select(LearningPathRecommendation.is_active))
+    assert list(await db_session.scalars(select(TranslationCache.content_hash))) == ["sha256:1"]
     refreshed = await db_session.get(User, user_id)
     assert refreshed is not None and refreshed.subscription_tier == "free"
 
