@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from companion.access import service as access_service
-from companion.accounts.dependencies import AdminUser, CurrentUser
+from companion.accounts.policies import AdminDep, ReaderDep
 from companion.db import utcnow
 from companion.dependencies import SessionDep, SettingsDep
 from companion.errors import ValidationFailed
@@ -19,10 +19,10 @@ router = APIRouter(prefix="/api/v1", tags=["premium"])
 
 
 @router.get("/me/usage", response_model=MyUsage)
-async def my_usage(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MyUsage:
+async def my_usage(reader: ReaderDep, session: SessionDep, settings: SettingsDep) -> MyUsage:
     """Your AI feature usage this month: tokens and cost by feature and in total, and budget left."""
     return await llm_service.my_usage(
-        session, user=user, tier=access_service.tier_of(user), settings=settings, now=utcnow()
+        session, user=reader.user, tier=access_service.tier_of(reader.user), settings=settings, now=utcnow()
     )
 
 
@@ -32,7 +32,7 @@ async def my_usage(user: CurrentUser, session: SessionDep, settings: SettingsDep
     responses={403: {"description": "forbidden: administrators only"}},
 )
 async def llm_costs(
-    _admin: AdminUser,
+    _admin: AdminDep,
     session: SessionDep,
     start: Annotated[datetime | None, Query(description="From (UTC); this month's start by default.")] = None,
     end: Annotated[

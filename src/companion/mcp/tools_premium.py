@@ -16,13 +16,12 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from companion.access import service as access_service
+from companion.accounts.scopes import CONTENT_READ, PROGRESS_WRITE
 from companion.db import utcnow
 from companion.llm import service as llm_service
 from companion.mcp.auth import require_identity
 from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.tooling import (
-    READ_SCOPE,
-    WRITE_SCOPE,
     ChapterId,
     CourseId,
     Toolset,
@@ -37,7 +36,7 @@ from companion.premium.schemas import SynthesisRequest
 premium_tools = Toolset()
 
 
-@premium_tools.tool(title="Personalise a chapter", read_only=False, requires_scope=WRITE_SCOPE)
+@premium_tools.tool(title="Personalise a chapter", read_only=False, requires_scope=PROGRESS_WRITE)
 async def personalize_chapter(
     course_id: CourseId, chapter_id: ChapterId, ctx: Context[ToolContext, Any]
 ) -> CallToolResult:
@@ -53,7 +52,7 @@ async def personalize_chapter(
     pack = find_pack(app.catalog, course_id)
     chapter = find_chapter(pack, chapter_id)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
         result = await chapters.personalized_chapter(
             session, user=identity.user, pack=pack, chapter_id=chapter.chapter_id, llm=app.llm
         )
@@ -61,7 +60,7 @@ async def personalize_chapter(
     return answer({"status": "ok", "chapter": result.model_dump(mode="json")})
 
 
-@premium_tools.tool(title="Translate a chapter", read_only=False, requires_scope=WRITE_SCOPE)
+@premium_tools.tool(title="Translate a chapter", read_only=False, requires_scope=PROGRESS_WRITE)
 async def translate_chapter(
     course_id: CourseId,
     chapter_id: ChapterId,
@@ -82,7 +81,7 @@ async def translate_chapter(
     pack = find_pack(app.catalog, course_id)
     chapter = find_chapter(pack, chapter_id)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
         result = await chapters.translated_chapter(
             session,
             user=identity.user,
@@ -96,7 +95,7 @@ async def translate_chapter(
 
 
 @premium_tools.tool(
-    title="Plan my path with AI", read_only=False, idempotent=False, requires_scope=WRITE_SCOPE
+    title="Plan my path with AI", read_only=False, idempotent=False, requires_scope=PROGRESS_WRITE
 )
 async def plan_adaptive_path(course_id: CourseId, ctx: Context[ToolContext, Any]) -> CallToolResult:
     """Plan the learner's path through a course with the AI model (Pro plan), reasoning over their
@@ -109,13 +108,13 @@ async def plan_adaptive_path(course_id: CourseId, ctx: Context[ToolContext, Any]
     app = tool_context(ctx)
     pack = find_pack(app.catalog, course_id)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
         result = await paths.adaptive_path(session, user=identity.user, pack=pack, llm=app.llm)
     return answer({"status": "ok", **result.model_dump(mode="json")})
 
 
 @premium_tools.tool(
-    title="Grade my written answers", read_only=False, idempotent=False, requires_scope=WRITE_SCOPE
+    title="Grade my written answers", read_only=False, idempotent=False, requires_scope=PROGRESS_WRITE
 )
 async def grade_open_answers(
     attempt_id: Annotated[uuid.UUID, Field(description="The attempt id returned by submit_quiz_answers.")],
@@ -130,7 +129,7 @@ async def grade_open_answers(
     """
     app = tool_context(ctx)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
         result = await grading.grade_attempt(
             session,
             user=identity.user,
@@ -143,7 +142,9 @@ async def grade_open_answers(
     return answer({"status": "ok", **result.model_dump(mode="json")})
 
 
-@premium_tools.tool(title="Connect chapters", read_only=False, idempotent=False, requires_scope=WRITE_SCOPE)
+@premium_tools.tool(
+    title="Connect chapters", read_only=False, idempotent=False, requires_scope=PROGRESS_WRITE
+)
 async def synthesize_chapters(
     course_id: CourseId,
     chapter_ids: Annotated[list[str], Field(min_length=2, max_length=6, description="2 to 6 chapter ids.")],
@@ -162,18 +163,18 @@ async def synthesize_chapters(
     pack = find_pack(app.catalog, course_id)
     request = SynthesisRequest(course_id=pack.course.id, chapter_ids=chapter_ids, question=question)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
     result = await synthesis.synthesize(user=identity.user, pack=pack, request=request, llm=app.llm)
     return answer({"status": "ok", **result.model_dump(mode="json")})
 
 
-@premium_tools.tool(title="My AI usage", read_only=True, requires_scope=READ_SCOPE)
+@premium_tools.tool(title="My AI usage", read_only=True, requires_scope=CONTENT_READ)
 async def my_ai_usage(ctx: Context[ToolContext, Any]) -> CallToolResult:
     """The learner's AI feature usage this month: tokens and cost by feature and in total, their plan's
     monthly AI budget and what is left. Needs a linked account."""
     app = tool_context(ctx)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=READ_SCOPE)
+        identity = await require_identity(app, session, scope=CONTENT_READ)
         usage = await llm_service.my_usage(
             session,
             user=identity.user,

@@ -127,8 +127,8 @@ async def grade_attempt(
     llm: LLMGateway,
 ) -> GradedAttemptRead:
     """Grade the learner's pending open-ended answers of an attempt with the LLM, and rescore it."""
+    attempt = await quizzes_service.get_attempt(session, user=user, attempt_id=attempt_id)  # else 404
     access_service.check_feature(user, FEATURE).enforce()
-    attempt = await quizzes_service.get_attempt(session, user=user, attempt_id=attempt_id)
     pack = catalog.pack(attempt.course_id)
     if attempt.status != "submitted":
         raise AttemptNotSubmitted()

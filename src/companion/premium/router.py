@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from companion.accounts.dependencies import CurrentIdentity
+from companion.accounts.policies import ProgressWriterDep
 from companion.content.dependencies import CatalogDep, PackDep
 from companion.dependencies import CacheDep, SessionDep
 from companion.llm.dependencies import LLMDep
@@ -35,8 +35,7 @@ from companion.tutor.schemas import MessageCreate
 
 router = APIRouter(prefix="/api/v1/premium", tags=["premium"])
 
-# Every premium feature may spend the learner's AI budget: a write to their record.
-WRITE_SCOPE = "progress:write"
+# Every premium feature may spend the learner's AI budget, so each needs the writer policy.
 ERRORS: dict[int | str, dict[str, Any]] = {
     402: {"description": "budget_exceeded: this month's AI budget for your plan is spent"},
     403: {"description": "upgrade_required: your plan does not include this feature"},
@@ -51,14 +50,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     responses={**ERRORS, 404: {"description": "not_found: unknown course or chapter"}},
 )
 async def personalized_chapter(
-    chapter_id: str, pack: PackDep, identity: CurrentIdentity, session: SessionDep, llm: LLMDep
+    chapter_id: str, pack: PackDep, identity: ProgressWriterDep, session: SessionDep, llm: LLMDep
 ) -> PersonalizedChapterRead:
     """The chapter rewritten for your software and hardware background, with the same sections and anchors.
 
     Written once, then served from a cache for 30 days at no cost, until your background or the
     chapter changes.
     """
-    identity.require_scope(WRITE_SCOPE)
     return await chapters.personalized_chapter(
         session, user=identity.user, pack=pack, chapter_id=chapter_id, llm=llm
     )
@@ -76,7 +74,7 @@ async def personalized_chapter(
 async def translated_chapter(
     chapter_id: str,
     pack: PackDep,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     llm: LLMDep,
     lang: Annotated[
@@ -88,7 +86,6 @@ async def translated_chapter(
     Translations are shared by every learner and kept while the chapter is unchanged; `direction`
     says whether the language is written right to left.
     """
-    identity.require_scope(WRITE_SCOPE)
     return await chapters.translated_chapter(
         session, user=identity.user, pack=pack, chapter_id=chapter_id, language=lang, llm=llm
     )
@@ -107,7 +104,7 @@ async def translated_chapter(
 async def ask_tutor(
     message: MessageCreate,
     conversation: OwnConversation,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     services: TutorServicesDep,
     llm: LLMDep,
@@ -117,7 +114,6 @@ async def ask_tutor(
     Every claim is cited with [n] markers pointing at `answer.sources`; when the course does not cover
     the question the answer says so. Follow-up questions use the conversation's earlier turns.
     """
-    identity.require_scope(WRITE_SCOPE)
     return await tutor.ask(
         session, user=identity.user, conversation=conversation, message=message, services=services, llm=llm
     )
@@ -130,14 +126,13 @@ async def ask_tutor(
 )
 async def adaptive_path(
     data: AdaptivePathRequest,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     catalog: CatalogDep,
     llm: LLMDep,
 ) -> AdaptivePathRead:
     """Plan your path with the AI from your progress, quiz results and background; it becomes your
     active learning path (`GET /api/v1/learning-path`) for 7 days."""
-    identity.require_scope(WRITE_SCOPE)
     pack = course_pack(catalog, data.course_id)
     return await paths.adaptive_path(session, user=identity.user, pack=pack, llm=llm)
 
@@ -153,7 +148,7 @@ async def adaptive_path(
 )
 async def grade_attempt(
     attempt_id: uuid.UUID,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     catalog: CatalogDep,
     cache: CacheDep,
@@ -161,7 +156,6 @@ async def grade_attempt(
 ) -> GradedAttemptRead:
     """Grade your attempt's open-ended answers against their rubric: a score per criterion, feedback,
     points; the attempt's score and `passed` are updated."""
-    identity.require_scope(WRITE_SCOPE)
     return await grading.grade_attempt(
         session, user=identity.user, attempt_id=attempt_id, catalog=catalog, cache=cache, llm=llm
     )
@@ -173,9 +167,8 @@ async def grade_attempt(
     responses={**ERRORS, 404: {"description": "not_found: unknown course or chapter"}},
 )
 async def synthesize(
-    data: SynthesisRequest, identity: CurrentIdentity, catalog: CatalogDep, llm: LLMDep
+    data: SynthesisRequest, identity: ProgressWriterDep, catalog: CatalogDep, llm: LLMDep
 ) -> SynthesisRead:
     """Connect 2 to 6 chapters into one big-picture answer, every claim citing the sections it draws on."""
-    identity.require_scope(WRITE_SCOPE)
     pack = course_pack(catalog, data.course_id)
     return await synthesis.synthesize(user=identity.user, pack=pack, request=data, llm=llm)
