@@ -54,7 +54,7 @@ from companion.premium.schemas import SynthesisRequest  # noqa: E402
 from companion.quizzes import service as quizzes_service  # noqa: E402
 from companion.ratelimit import RateLimiter  # noqa: E402
 from companion.recommendations import service as recommendations_service  # noqa: E402
-from companion.search.service import CourseSearch  # noqa: E402
+from companion.search.index import CourseSearch  # noqa: E402
 from companion.tutor import service as tutor_service  # noqa: E402
 from companion.tutor.models import ChatConversation  # noqa: E402
 from companion.tutor.schemas import MessageCreate  # noqa: E402

@@ -20,7 +20,7 @@ from companion.llm.gateway import LLMGateway
 from companion.premium import markdown_checks, prompts
 from companion.premium.chapters import usage_read
 from companion.premium.schemas import SynthesisRead, SynthesisRequest
-from companion.search import service as search_service
+from companion.search import citations
 
 FEATURE = "synthesis"
 
@@ -129,8 +129,6 @@ async def synthesize(
         chapter_ids=[chapter.chapter_id for chapter in chapters],
         question=request.question,
         answer=text,
-        sources=[
-            search_service.citation(pack, numbered[n - 1][0], numbered[n - 1][1].section_id) for n in order
-        ],
+        sources=[citations.citation(pack, numbered[n - 1][0], numbered[n - 1][1].section_id) for n in order],
         usage=usage_read(completion.usage),
     )

@@ -30,7 +30,7 @@ from companion.db import utcnow
 from companion.errors import Conflict
 from companion.progress import service as progress_service
 from companion.progress.schemas import ChapterStateSummary
-from companion.quizzes import service as quizzes_service
+from companion.quizzes import queries as quiz_queries
 from companion.quizzes.schemas import QuizScoreSummary
 from companion.recommendations.models import LearningPathRecommendation
 from companion.recommendations.schemas import (
@@ -407,7 +407,7 @@ async def get_learning_path(
     states = await progress_service.chapter_states(session, user_id=user.id, course_id=course_id)
     recommendation = None if regenerate else await _active(session, user_id=user.id)
     if recommendation is None or not _fits(recommendation, user=user, course_id=course_id, now=now):
-        scores = await quizzes_service.best_scores(session, user_id=user.id)
+        scores = await quiz_queries.best_scores(session, user_id=user.id)
         plan = plan_path(
             pack,
             background=Background(user.software_experience, user.hardware_experience),
@@ -425,7 +425,7 @@ async def learner_record(
 ) -> tuple[dict[str, ChapterStateSummary], dict[str, QuizScoreSummary]]:
     """The learner's state per chapter and best result per quiz in a course: what a path is planned from."""
     states = await progress_service.chapter_states(session, user_id=user.id, course_id=pack.course.id)
-    scores = await quizzes_service.best_scores(session, user_id=user.id)
+    scores = await quiz_queries.best_scores(session, user_id=user.id)
     return states, {quiz_id: score for (course, quiz_id), score in scores.items() if course == pack.course.id}
 
 
