@@ -33,6 +33,8 @@ LLM_CLIENTS = {
     "huggingface_hub.AsyncInferenceClient",
     "dspy",
     "instructor",
+    "pydantic_ai",
+    "genai_prices",
 }
 LLM_CLIENT_PREFIXES = ("langchain",)  # langchain, langchain_core, langchain_openai, ...
 
@@ -84,6 +86,29 @@ def test_the_core_imports_no_llm_client() -> None:
     assert offences == []
 
 
+# The deterministic domains (everything but the composition root, the adapters that also expose the
+# premium features, and the hybrid packages) never reach the LLM layer, even through our own modules.
+# premium.service (cache invalidation on a background change) and the table models make no LLM call.
+ADAPTERS = {"app.py", "mcp", "cli.py"}
+HYBRID_MODULES_ALLOWED = {"companion.premium.service", "companion.premium.models", "companion.llm.models"}
+
+
+def test_the_deterministic_domains_never_reach_the_llm_layer() -> None:
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}"
+        for path in core_modules()
+        if path.relative_to(PACKAGE).parts[0] not in ADAPTERS
+        for line, module in imported_modules(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        # `from companion.premium import service` is checked as companion.premium.service.
+        if module.split(".")[:2] in (["companion", "llm"], ["companion", "premium"])
+        and module not in ("companion.llm", "companion.premium")
+        and not any(
+            module == allowed or module.startswith(allowed + ".") for allowed in HYBRID_MODULES_ALLOWED
+        )
+    ]
+    assert offences == []
+
+
 def test_the_scan_covers_the_core() -> None:
     scanned = {path.relative_to(PACKAGE).parts[0] for path in core_modules()}
     assert {"content", "access", "accounts", "mcp", "app.py"} <= scanned
@@ -101,6 +126,8 @@ def test_the_scan_covers_the_core() -> None:
         "from huggingface_hub import InferenceClient",
         "def f():\n    import litellm",
         "import importlib\nimportlib.import_module('mistralai')",
+        "from pydantic_ai import Agent",
+        "from genai_prices import calc_price",
     ],
 )
 def test_the_scan_catches_llm_imports(source: str) -> None:

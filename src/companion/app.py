@@ -17,12 +17,15 @@ from companion.content.service import ContentCatalog
 from companion.error_handlers import install_error_handlers
 from companion.http_limits import RequestLimitsMiddleware, reject_nul_characters
 from companion.jobs import registry as jobs
+from companion.llm.gateway import LLMGateway
+from companion.llm.router import router as llm_router
 from companion.mcp.http import mount_mcp
 from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
 from companion.openapi import install_openapi
 from companion.ops.router import router as ops_router
 from companion.pages import SecurityHeadersMiddleware, mount_docs
+from companion.premium.router import router as premium_router
 from companion.progress.router import router as progress_router
 from companion.quizzes.router import router as quizzes_router
 from companion.ratelimit import RateLimiter
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.cache = runtime.cache
             app.state.catalog = runtime.catalog
             app.state.search = runtime.search
+            app.state.llm = LLMGateway(settings, runtime.sessionmaker)
             app.state.limiter = RateLimiter(settings.redis_url)
             background = [
                 asyncio.create_task(
@@ -120,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(search_router)
     app.include_router(tutor_router)
+    app.include_router(premium_router)
+    app.include_router(llm_router)
     app.include_router(oauth_router)
     # The web textbook last: its pages answer browsers at /, /courses/..., /dashboard, /account.
     install_web(app, settings)

@@ -67,6 +67,26 @@ class Settings(BaseSettings):
     tutor_min_semantic_score: float = 0.30
     tutor_min_term_coverage: float = 0.6
 
+    # Premium (LLM) features only; the deterministic core never calls a model. Any OpenAI-compatible
+    # server by base URL (Ollama, vLLM, llama.cpp), or Anthropic / OpenAI by API key (the first configured
+    # of those three wins). `llm_feature_models` overrides the model per feature, e.g.
+    # {"translation": "claude-haiku-4-5", "synthesis": "anthropic:claude-sonnet-4-5"}.
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    anthropic_api_key: str | None = None
+    llm_feature_models: dict[str, str] = Field(default_factory=dict)
+    # Seconds one model request may take (covering the SDK's own retries), and how many times the
+    # provider SDK retries a transient failure (429, 5xx, connection), with exponential backoff.
+    llm_timeout_seconds: float = 60.0
+    llm_max_retries: int = 2
+    # The longest answer a model may write (a chapter translated into Urdu takes about 10k tokens).
+    llm_max_output_tokens: int = 16_000
+    # USD per million input and output tokens per model name; overrides the genai-prices table.
+    llm_prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # Monthly LLM spend per learner by tier (USD); a tier missing here inherits the tier below it.
+    llm_monthly_budget_usd: dict[str, float] = Field(default_factory=lambda: {"pro": 2.0, "team": 4.0})
+
     # Accounts and tokens.
     jwt_secret: str | None = None
     jwt_algorithm: str = "HS256"

@@ -84,8 +84,23 @@ class BudgetExceeded(CompanionError):
 
 
 class LLMUnavailable(CompanionError):
+    """No model provider is configured, or the provider failed to answer."""
+
     status_code = 503
     code = "llm_unavailable"
+
+
+class LLMTimeout(LLMUnavailable):
+    """The model provider did not answer within the configured timeout."""
+
+    code = "llm_timeout"
+
+
+class LLMInvalidOutput(CompanionError):
+    """The model's answer did not fit the expected shape, even after one retry."""
+
+    status_code = 502
+    code = "llm_invalid_output"
 
 
 class ServiceUnavailable(CompanionError):

@@ -17,7 +17,7 @@ from companion.cli import app as cli
 from companion.db import utcnow
 from companion.jobs.registry import JOBS, run_job
 from companion.oauth.models import OAuthAuthorizationCode, OAuthClient, OAuthGrant
-from companion.premium.models import PersonalizedContentCache
+from companion.premium.models import PersonalizedContentCache, TranslationCache
 from companion.progress.models import LearningSession
 from companion.recommendations.models import LearningPathRecommendation
 from companion.tutor.models import ChatConversation, ChatMessage
@@ -131,12 +131,25 @@ async def _seed(
     user = await db_session.get(User, user_id)
     assert user is not None
     await billing_service.change_tier(db_session, user=user, tier="premium", expires_at=now - day)
+    # purge-translations: one unopened for 91 days, one opened yesterday.
+    for days_idle in (91, 1):
+        db_session.add(
+            TranslationCache(
+                course_id="genai-fundamentals",
+                chapter_id="01-intro-genai",
+                language="ur",
+                content_hash=f"sha256:{days_idle}",
+                translated_content="{}",
+                last_accessed_at=now - days_idle * day,
+            )
+        )
     await db_session.commit()
     return {
         "purge-chats": 2,
         "end-idle-sessions": 2,
         "expire-recommendations": 1,
         "purge-personalized": 3,
+        "purge-translations": 1,
         "expire-subscriptions": 1,
         "purge-oauth": 3,
     }
@@ -183,6 +196,7 @@ async def test_each_job_changes_exactly_what_expired_once(
     assert [grant.access_token_hash[:5] for grant in await db_session.scalars(select(OAuthGrant))] == [
         "alive"
     ]
+    assert list(await db_session.scalars(select(TranslationCache.content_hash))) == ["sha256:1"]
     refreshed = await db_session.get(User, user_id)
     assert refreshed is not None and refreshed.subscription_tier == "free"
 

@@ -30,6 +30,13 @@ LEARNER_TOOLS = {
     "my_progress": "content:read",
     "my_streak": "content:read",
     "my_learning_path": "content:read",
+    # Premium (LLM) tools: they may spend the learner's AI budget, so they need progress:write.
+    "personalize_chapter": "progress:write",
+    "translate_chapter": "progress:write",
+    "plan_adaptive_path": "progress:write",
+    "grade_open_answers": "progress:write",
+    "synthesize_chapters": "progress:write",
+    "my_ai_usage": "content:read",
 }
 
 
@@ -184,7 +191,8 @@ async def test_premium_learner_with_api_key_reads_everything(
         chapter = structured(await call(mcp, "read_chapter", course_id=COURSE, chapter_id="04-rag"))
         quiz = structured(await call(mcp, "get_quiz", course_id=COURSE, quiz_id="05-quiz"))
         feature = structured(await call(mcp, "check_access", feature="streak_freeze"))
-        unbuilt = await call(mcp, "check_access", feature="translation")
+        premium_feature = structured(await call(mcp, "check_access", feature="translation"))
+        unbuilt = await call(mcp, "check_access", feature="team_analytics")
 
     assert me["signed_in"] is True and me["user"]["email"] == "premium@example.com"
     assert me["tier"] == "premium" and me["auth_method"] == "api_key"
@@ -193,7 +201,8 @@ async def test_premium_learner_with_api_key_reads_everything(
     assert quiz["status"] == "ok"
     assert feature["allowed"] is True
     # The gate names only features that exist, with the same validation as /api/v1/access/check.
-    assert unbuilt.is_error and structured(unbuilt)["error"]["details"]["features"] == ["streak_freeze"]
+    assert premium_feature["allowed"] is False and premium_feature["required_tier"] == "pro"
+    assert unbuilt.is_error and "translation" in structured(unbuilt)["error"]["details"]["features"]
 
 
 @pytest.mark.parametrize(

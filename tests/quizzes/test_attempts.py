@@ -43,6 +43,9 @@ async def test_attempt_is_graded_per_question_and_submitted_once(
     assert result["status"] == "submitted" and result["is_late"] is False
     assert result["score"] == round(100 * 10 / 11, 2) and result["passed"] is True
     assert (result["correct_answers"], result["pending_questions"], result["total_questions"]) == (10, 1, 12)
+    # The essay's point awaits grading; 10 of 12 points already pass the 70% mark whatever it earns.
+    assert result["grading_status"] == "awaiting_grading"
+    assert (result["earned_points"], result["pending_points"], result["total_points"]) == (10, 1, 12)
     details = result["grading_details"]
     assert details["q1"]["status"] == "incorrect" and details["q1"]["correct_answer"] == "c"
     assert details["q1"]["answer"] == "a" and details["q1"]["explanation"]

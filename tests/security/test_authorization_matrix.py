@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from companion.accounts.policies import (
     ACCOUNT_OWNER,
+    ADMIN,
     OPTIONAL_READER,
     PROGRESS_WRITER,
     PUBLIC,
@@ -49,6 +50,7 @@ PREMIUM_CHAPTER = "04-rag"
 PREMIUM_QUIZ = "04-quiz"
 FREE_QUIZ = "01-quiz"
 TIERS = ("free", "premium", "pro", "team")
+LLM_UNAVAILABLE = (503, "llm_unavailable")
 # Path parameters that name a resource of the caller's own: another learner gets 404.
 OWNED_PARAMETERS = ("attempt_id", "conversation_id", "learning_session_id", "key_id")
 
@@ -95,6 +97,10 @@ class Sample:
     # The lowest tier that gets through (a premium chapter, quiz or feature); below it, upgrade_required.
     gated_tier: str | None = None
     status: int | None = None  # the success status when the route does not declare one
+    # What an allowed caller gets when the route cannot complete in this world, past every policy and
+    # gate: no LLM provider is configured here (503 llm_unavailable); the world's attempts are started,
+    # not submitted (409 conflict).
+    outcome: tuple[int, str] | None = None
     path: dict[str, str] = field(default_factory=dict)
 
 
@@ -193,6 +199,37 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("DELETE", "/api/v1/tutor/conversations/{conversation_id}"): Sample(PROGRESS_WRITER),
     ("POST", "/api/v1/tutor/conversations/{conversation_id}/messages"): Sample(
         PROGRESS_WRITER, json=lambda _cell: {"content": "What is retrieval-augmented generation?"}
+    ),
+    ("GET", "/api/v1/me/usage"): Sample(READER),
+    ("GET", "/api/v1/admin/llm-costs"): Sample(ADMIN),
+    ("PUT", "/api/v1/admin/quiz-attempts/{attempt_id}/grades"): Sample(
+        ADMIN,
+        json=lambda _cell: {"grades": {"q12": {"earned_points": 1, "feedback": "Clear and complete."}}},
+        outcome=(409, "conflict"),
+    ),
+    ("GET", "/api/v1/premium/courses/{course_id}/chapters/{chapter_id}/personalized"): Sample(
+        PROGRESS_WRITER, gated_tier="pro", outcome=LLM_UNAVAILABLE
+    ),
+    ("GET", "/api/v1/premium/courses/{course_id}/chapters/{chapter_id}/translation"): Sample(
+        PROGRESS_WRITER, query=lambda _cell: {"lang": "ur"}, gated_tier="pro", outcome=LLM_UNAVAILABLE
+    ),
+    ("POST", "/api/v1/premium/tutor/conversations/{conversation_id}/messages"): Sample(
+        PROGRESS_WRITER,
+        json=lambda _cell: {"content": "What is retrieval-augmented generation?"},
+        gated_tier="pro",
+        outcome=LLM_UNAVAILABLE,
+    ),
+    ("POST", "/api/v1/premium/adaptive-path"): Sample(
+        PROGRESS_WRITER, json=lambda _cell: {"course_id": COURSE}, gated_tier="pro", outcome=LLM_UNAVAILABLE
+    ),
+    ("POST", "/api/v1/premium/quiz-attempts/{attempt_id}/grade"): Sample(
+        PROGRESS_WRITER, gated_tier="pro", outcome=(409, "conflict")
+    ),
+    ("POST", "/api/v1/premium/synthesis"): Sample(
+        PROGRESS_WRITER,
+        json=lambda _cell: {"course_id": COURSE, "chapter_ids": ["01-intro-genai", PREMIUM_CHAPTER]},
+        gated_tier="pro",
+        outcome=LLM_UNAVAILABLE,
     ),
     ("GET", "/oauth/consent"): Sample(PUBLIC, query=_consent_request),
     ("POST", "/oauth/consent"): Sample(
@@ -299,7 +336,7 @@ def expected_answer(route: APIRouteView, caller: Caller) -> tuple[int, str | Non
             return 404, "not_found"
     if sample.gated_tier and TIERS.index(caller.tier) < TIERS.index(sample.gated_tier):
         return 403, "upgrade_required"
-    return route.success_status, None
+    return sample.outcome or (route.success_status, None)
 
 
 def _path(app: FastAPI, route: APIRouteView, caller: Caller) -> str:

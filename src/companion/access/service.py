@@ -17,6 +17,13 @@ from companion.errors import NotFound, UpgradeRequired, ValidationFailed
 # belong here: the gate tells learners their plan includes what this table names.
 FEATURE_TIERS: dict[str, Tier] = {
     "streak_freeze": "premium",
+    # The premium (LLM) features of `companion.premium`; team includes pro.
+    "personalization": "pro",
+    "translation": "pro",
+    "tutor_synthesis": "pro",
+    "adaptive_path": "pro",
+    "llm_grading": "pro",
+    "synthesis": "pro",
 }
 
 

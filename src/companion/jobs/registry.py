@@ -67,6 +67,12 @@ JOBS: dict[str, Job] = {
             premium_service.delete_expired_personalized_content,
         ),
         Job(
+            "purge-translations",
+            "Delete chapter translations nobody has opened for 90 days.",
+            DAY,
+            premium_service.delete_idle_translations,
+        ),
+        Job(
             "expire-subscriptions",
             "Drop lapsed paid subscriptions to free.",
             DAY,

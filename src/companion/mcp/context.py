@@ -14,6 +14,7 @@ from companion.cache import Cache
 from companion.config import Settings
 from companion.content.service import ContentCatalog
 from companion.db import transaction
+from companion.llm.gateway import LLMGateway
 from companion.runtime import open_runtime
 from companion.search.index import CourseSearch
 
@@ -27,6 +28,7 @@ class ToolContext:
     cache: Cache
     catalog: ContentCatalog
     search: CourseSearch
+    llm: LLMGateway
     # stdio only: the API key the desktop client was started with; HTTP callers send their own.
     api_key: str | None = None
 
@@ -39,6 +41,7 @@ class ToolContext:
             cache=state.cache,
             catalog=state.catalog,
             search=state.search,
+            llm=state.llm,
             api_key=api_key,
         )
 
@@ -63,5 +66,6 @@ async def standalone_tool_context(settings: Settings, *, api_key: str | None) ->
             cache=runtime.cache,
             catalog=runtime.catalog,
             search=runtime.search,
+            llm=LLMGateway(settings, runtime.sessionmaker),
             api_key=api_key,
         )

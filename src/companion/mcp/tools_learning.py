@@ -61,9 +61,11 @@ async def submit_quiz_answers(
     explanation. Use it once the learner has answered every question of a quiz from get_quiz.
 
     Each call is a new attempt. Passing completes the chapter; every submission counts for the daily
-    streak. Open-ended answers are recorded as pending review. A quiz outside the learner's plan returns
-    status "upgrade_required"; missing, unknown or malformed answers return a validation_error that
-    names the questions to fix. Needs a linked account.
+    streak. Open-ended answers are recorded as pending: `score` then covers the graded answers,
+    `pending_points` what awaits grading, and `passed` is null while those points could change the
+    outcome (`grading_status: awaiting_grading`); on the Pro plan grade_open_answers grades them.
+    A quiz outside the learner's plan returns status "upgrade_required"; missing, unknown or malformed
+    answers return a validation_error that names the questions to fix. Needs a linked account.
     """
     app = tool_context(ctx)
     pack = find_pack(app.catalog, course_id)

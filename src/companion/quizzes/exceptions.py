@@ -33,3 +33,18 @@ class AttemptAlreadySubmitted(Conflict):
             f"Attempt {attempt_number} was already submitted; start a new attempt to try again.",
             details={"attempt_number": attempt_number},
         )
+
+
+class AttemptNotSubmitted(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This attempt has not been submitted yet; there is nothing to grade.")
+
+
+class InvalidGrades(ValidationFailed):
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(
+            "These grades cannot be recorded: "
+            + "; ".join(f"{item['question_id']}: {item['message']}" for item in problems)
+            + ".",
+            details={"invalid": problems},
+        )

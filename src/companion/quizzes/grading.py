@@ -101,7 +101,7 @@ def grade(quiz: Quiz, answers: dict[str, Any]) -> GradedQuiz:
     """Grade a complete set of answers; open-ended answers are pending and left out of the score."""
     checked = check_answers(quiz, answers)
     details: dict[str, dict[str, Any]] = {}
-    earned = possible = correct_count = pending = 0
+    correct_count = pending = 0
     for question in quiz.questions:
         answer = checked[question.question_id]
         correct, right_answer = _mark(question, answer)
@@ -109,8 +109,6 @@ def grade(quiz: Quiz, answers: dict[str, Any]) -> GradedQuiz:
             pending += 1
             status = "pending"
         else:
-            possible += question.points
-            earned += question.points if correct else 0
             correct_count += int(correct)
             status = "correct" if correct else "incorrect"
         details[question.question_id] = {
@@ -124,12 +122,34 @@ def grade(quiz: Quiz, answers: dict[str, Any]) -> GradedQuiz:
             "points": question.points,
             "earned_points": question.points if correct else 0,
         }
-    score = round(100 * earned / possible, 2) if possible else None
+    score, passed = outcome(details, passing_score=quiz.passing_score)
     return GradedQuiz(
         answers=checked,
         details=details,
         correct_answers=correct_count,
         pending_questions=pending,
         score=score,
-        passed=None if score is None else score >= quiz.passing_score,
+        passed=passed,
     )
+
+
+def outcome(details: dict[str, dict[str, Any]], *, passing_score: float) -> tuple[float | None, bool | None]:
+    """The score over the graded questions (0-100) and whether the attempt passed.
+
+    While answers await grading, `passed` is decided only when the pending points cannot change it:
+    True if the attempt passes even with no pending point earned, False if it fails even with all of
+    them; otherwise None (awaiting grading).
+    """
+    graded = [item for item in details.values() if item["status"] != "pending"]
+    earned = sum(item["earned_points"] for item in graded)
+    possible = sum(item["points"] for item in graded)
+    pending = sum(item["points"] for item in details.values() if item["status"] == "pending")
+    score = round(100 * earned / possible, 2) if possible else None
+    total = possible + pending
+    if not total:
+        return score, None
+    if 100 * earned / total >= passing_score:
+        return score, True
+    if 100 * (earned + pending) / total < passing_score:
+        return score, False
+    return score, None

@@ -62,3 +62,27 @@ class QuizAttempt(UUIDPrimaryKey, Base):
     time_taken_seconds: Mapped[int | None] = mapped_column(Integer)
     passed: Mapped[bool | None] = mapped_column(Boolean)
     is_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    @property
+    def pending_points(self) -> float:
+        """Points of the answers still awaiting a grader (open-ended answers)."""
+        return sum(
+            item["points"] for item in (self.grading_details or {}).values() if item["status"] == "pending"
+        )
+
+    @property
+    def earned_points(self) -> float:
+        """Points earned on the graded answers."""
+        return sum(item["earned_points"] for item in (self.grading_details or {}).values())
+
+    @property
+    def total_points(self) -> float:
+        """Points of every question of the attempt, graded or pending."""
+        return sum(item["points"] for item in (self.grading_details or {}).values())
+
+    @property
+    def grading_status(self) -> str | None:
+        """awaiting_grading while an answer is pending, complete once all are; None before submission."""
+        if self.status != "submitted":
+            return None
+        return "awaiting_grading" if self.pending_questions else "complete"

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from companion.accounts.policies import ProgressWriterDep, ReaderDep
+from companion.accounts.policies import AdminDep, ProgressWriterDep, ReaderDep
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
 from companion.dependencies import CacheDep, SessionDep
@@ -19,6 +19,7 @@ from companion.quizzes.schemas import (
     AttemptStarted,
     AttemptSubmit,
     AttemptSummary,
+    InstructorGrades,
     QuizSubmit,
 )
 
@@ -66,8 +67,10 @@ async def submit_attempt(
     """Submit answers to a started attempt and get it graded, question by question.
 
     Every question needs an answer. A submission after the deadline (plus 30 seconds' grace) is still
-    graded and counted, and flagged `is_late: true`. Open-ended answers are `pending`: they count
-    neither for nor against the score. Passing completes the chapter; a second submission is 409.
+    graded and counted, and flagged `is_late: true`. Open-ended answers are `pending` until the premium
+    grader or an instructor grades them: `score` covers the graded answers, `pending_points` says what
+    awaits grading, and `passed` stays null while those points could still change the outcome
+    (`grading_status: awaiting_grading`). Passing completes the chapter; a second submission is 409.
     """
     attempt = await quizzes_service.submit_attempt(
         session, user=identity.user, catalog=catalog, attempt_id=attempt_id, answers=data.answers, cache=cache
@@ -120,3 +123,39 @@ async def read_attempt(attempt_id: uuid.UUID, reader: ReaderDep, session: Sessio
     """One of your attempts, with your answers and, once submitted, the grading of each question."""
     attempt = await quizzes_service.get_attempt(session, user=reader.user, attempt_id=attempt_id)
     return AttemptRead.model_validate(attempt)
+
+
+@router.put(
+    "/admin/quiz-attempts/{attempt_id}/grades",
+    response_model=AttemptRead,
+    responses={
+        403: {"description": "forbidden: administrators only"},
+        404: {"description": "not_found"},
+        409: {"description": "conflict: the attempt is not submitted"},
+        422: {"description": "validation_error: not an open-ended question, or too many points"},
+    },
+)
+async def grade_by_hand(
+    attempt_id: uuid.UUID,
+    data: InstructorGrades,
+    _admin: AdminDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    cache: CacheDep,
+) -> AttemptRead:
+    """Grade, or override the grade of, open-ended answers of any learner's attempt (instructors).
+
+    Each grade gives the points earned (at most the question's points), feedback for the learner and,
+    optionally, a score per rubric criterion. The attempt's score, `passed` and pending counts are
+    recomputed; passing completes the chapter.
+    """
+    attempt = await quizzes_service.get_attempt_for_instructor(session, attempt_id=attempt_id)
+    graded = await quizzes_service.record_open_grades(
+        session,
+        attempt=attempt,
+        pack=catalog.pack(attempt.course_id),
+        grades=data.grades,
+        graded_by="instructor",
+        cache=cache,
+    )
+    return AttemptRead.model_validate(graded)

@@ -41,18 +41,49 @@ class QuizSubmit(AttemptSubmit):
     )
 
 
+class CriterionResult(BaseModel):
+    """How an open-ended answer meets one rubric criterion."""
+
+    criterion: str = Field(min_length=1, max_length=200)
+    score: float = Field(ge=0, le=1, description="0 (not met) to 1 (fully met).")
+    comment: str = Field(default="", max_length=2000)
+
+
+class OpenAnswerGrade(BaseModel):
+    """A grade for one open-ended answer: points, feedback for the learner, and per-criterion scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    earned_points: float = Field(ge=0, description="At most the question's points.")
+    feedback: str = Field(min_length=1, max_length=5000)
+    criteria: list[CriterionResult] = Field(default_factory=list)
+
+
+class InstructorGrades(BaseModel):
+    """An instructor's grades for open-ended answers of one attempt, keyed by question id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grades: dict[str, OpenAnswerGrade] = Field(min_length=1)
+
+
 class QuestionResult(BaseModel):
     """How one answer was graded; shown only once the attempt is submitted."""
 
     question_id: str
     type: str
-    status: Literal["correct", "incorrect", "pending"]
+    status: Literal["correct", "incorrect", "partial", "pending"]
     correct: bool | None = Field(description="None while an open-ended answer awaits grading.")
     answer: Any
     correct_answer: Any = Field(description="The key (a sample answer for open-ended questions).")
     explanation: str | None
     points: int
-    earned_points: int
+    earned_points: float
+    graded_by: Literal["key", "llm", "instructor"] | None = Field(
+        default=None, description="Who graded an open-ended answer: the LLM grader or an instructor."
+    )
+    feedback: str | None = None
+    criteria: list[CriterionResult] | None = None
 
 
 class AttemptSummary(BaseModel):
@@ -73,11 +104,22 @@ class AttemptSummary(BaseModel):
     is_late: bool = Field(
         description="Submitted after the time limit (plus 30 s grace): still graded and counted, but flagged."
     )
-    score: float | None = Field(description="0-100 over auto-graded questions; pending answers are left out.")
-    passed: bool | None = Field(description="score >= the quiz's passing_score; None until submitted.")
+    score: float | None = Field(
+        description="0-100 over the graded answers; answers awaiting grading (pending_points) are left out."
+    )
+    passed: bool | None = Field(
+        description="Whether the attempt reached the passing_score over all its points. While answers "
+        "await grading it is set only if they cannot change the outcome, otherwise None."
+    )
+    grading_status: Literal["complete", "awaiting_grading"] | None = Field(
+        description="awaiting_grading while open-ended answers are pending; None before submission."
+    )
     total_questions: int
     correct_answers: int
     pending_questions: int = Field(description="Open-ended answers awaiting a grader.")
+    earned_points: float = Field(description="Points earned on the graded answers.")
+    pending_points: float = Field(description="Points of the answers awaiting a grader.")
+    total_points: float = Field(description="Points of all questions, graded or pending.")
 
 
 class AttemptStarted(AttemptSummary):

@@ -19,15 +19,20 @@ from companion.access import service as access_service
 from companion.accounts.models import User
 from companion.cache import Cache
 from companion.content import service as content_service
-from companion.content.schemas import ContentPack, Quiz
+from companion.content.schemas import ContentPack, OpenEndedQuestion, Quiz
 from companion.content.service import ContentCatalog
 from companion.db import utcnow
 from companion.errors import Conflict
 from companion.progress import service as progress_service
 from companion.quizzes import grading
-from companion.quizzes.exceptions import AttemptAlreadySubmitted, AttemptNotFound
+from companion.quizzes.exceptions import (
+    AttemptAlreadySubmitted,
+    AttemptNotFound,
+    AttemptNotSubmitted,
+    InvalidGrades,
+)
 from companion.quizzes.models import QuizAttempt
-from companion.quizzes.schemas import AttemptHistory, AttemptSummary
+from companion.quizzes.schemas import AttemptHistory, AttemptSummary, OpenAnswerGrade
 
 LATE_GRACE = timedelta(seconds=30)
 # Concurrent attempts of one learner at one quiz may pick the same number; each clash retries.
@@ -248,3 +253,79 @@ async def submitted_attempts(session: AsyncSession, *, user: User, course_id: st
         .order_by(QuizAttempt.submitted_at, QuizAttempt.attempt_number)
     )
     return [AttemptSummary.model_validate(attempt) for attempt in result]
+def open_questions(pack: ContentPack, attempt: QuizAttempt, *, pending_only: bool) -> list[OpenEndedQuestion]:
+    """The attempt's open-ended questions (only those still awaiting a grader with `pending_only`)."""
+    quiz = content_service.get_quiz(pack, attempt.quiz_id)
+    details = attempt.grading_details or {}
+    return [
+        question
+        for question in quiz.questions
+        if isinstance(question, OpenEndedQuestion)
+        and question.question_id in details
+        and (not pending_only or details[question.question_id]["status"] == "pending")
+    ]
+
+
+async def get_attempt_for_instructor(session: AsyncSession, *, attempt_id: uuid.UUID) -> QuizAttempt:
+    """Any learner's attempt, for an instructor."""
+    attempt = await session.get(QuizAttempt, attempt_id)
+    if attempt is None:
+        raise AttemptNotFound()
+    return attempt
+
+
+async def record_open_grades(
+    session: AsyncSession,
+    *,
+    attempt: QuizAttempt,
+    pack: ContentPack,
+    grades: dict[str, OpenAnswerGrade],
+    graded_by: str,
+    cache: Cache,
+) -> QuizAttempt:
+    """Record grades of open-ended answers, then the attempt's score, `passed` and pending counts anew."""
+    if attempt.status != "submitted" or attempt.grading_details is None:
+        raise AttemptNotSubmitted()
+    quiz = content_service.get_quiz(pack, attempt.quiz_id)
+    now = utcnow()
+    details = {question_id: dict(item) for question_id, item in attempt.grading_details.items()}
+    problems = []
+    for question_id, grade in grades.items():
+        question = quiz.question(question_id)
+        if not isinstance(question, OpenEndedQuestion) or question_id not in details:
+            problems.append(
+                {"question_id": question_id, "message": "not an open-ended question of this quiz"}
+            )
+        elif grade.earned_points > question.points:
+            problems.append({"question_id": question_id, "message": f"at most {question.points} points"})
+    if problems:
+        raise InvalidGrades(problems)
+    for question_id, grade in grades.items():
+        points = details[question_id]["points"]
+        earned = round(grade.earned_points, 2)
+        details[question_id].update(
+            status="correct" if earned >= points else "incorrect" if earned == 0 else "partial",
+            correct=earned >= points,
+            earned_points=earned,
+            feedback=grade.feedback,
+            criteria=[criterion.model_dump() for criterion in grade.criteria],
+            graded_by=graded_by,
+            graded_at=now.isoformat(),
+        )
+    score, passed = grading.outcome(details, passing_score=quiz.passing_score)
+    attempt.grading_details = details
+    attempt.score = score
+    attempt.passed = passed
+    attempt.pending_questions = sum(1 for item in details.values() if item["status"] == "pending")
+    attempt.correct_answers = sum(1 for item in details.values() if item["status"] == "correct")
+    await session.flush()
+    await progress_service.record_quiz_outcome(
+        session,
+        user_id=attempt.user_id,
+        course_id=attempt.course_id,
+        chapter_id=attempt.chapter_id,
+        passed=passed,
+        at=now,
+        cache=cache,
+    )
+    return attempt

@@ -312,7 +312,13 @@ def _fits(recommendation: LearningPathRecommendation, *, user: User, course_id: 
 
 
 async def _replace_active(
-    session: AsyncSession, *, user: User, course_id: str, plan: PlannedPath, now: datetime
+    session: AsyncSession,
+    *,
+    user: User,
+    course_id: str,
+    plan: PlannedPath,
+    now: datetime,
+    generator: str = "rules",
 ) -> LearningPathRecommendation:
     """Retire the learner's active path and store the new one; a concurrent planner's path may win."""
     for _ in range(REPLACE_TRIES):
@@ -324,7 +330,7 @@ async def _replace_active(
             rationale=plan.rationale,
             software_experience=user.software_experience,
             hardware_experience=user.hardware_experience,
-            generator="rules",
+            generator=generator,
             created_at=now,
             expires_at=now + PATH_LIFETIME,
             is_active=True,
@@ -340,7 +346,11 @@ async def _replace_active(
                 raise
         # Another request stored a path for this learner meanwhile; it is as good as ours if it fits.
         winner = await _active(session, user_id=user.id)
-        if winner is not None and _fits(winner, user=user, course_id=course_id, now=now):
+        if (
+            winner is not None
+            and winner.generator == generator
+            and _fits(winner, user=user, course_id=course_id, now=now)
+        ):
             return winner
     raise Conflict("Your learning path is being planned by another request; try again.")
 
@@ -407,4 +417,25 @@ async def get_learning_path(
             },
         )
         recommendation = await _replace_active(session, user=user, course_id=course_id, plan=plan, now=now)
+    return _path_read(recommendation, user=user, pack=pack, states=states)
+
+
+async def learner_record(
+    session: AsyncSession, *, user: User, pack: ContentPack
+) -> tuple[dict[str, ChapterStateSummary], dict[str, QuizScoreSummary]]:
+    """The learner's state per chapter and best result per quiz in a course: what a path is planned from."""
+    states = await progress_service.chapter_states(session, user_id=user.id, course_id=pack.course.id)
+    scores = await quiz_queries.best_scores(session, user_id=user.id)
+    return states, {quiz_id: score for (course, quiz_id), score in scores.items() if course == pack.course.id}
+
+
+async def save_path(
+    session: AsyncSession, *, user: User, pack: ContentPack, plan: PlannedPath, generator: str
+) -> LearningPathRead:
+    """Store a path planned elsewhere (the premium LLM planner) as the learner's active one, for 7 days."""
+    now = utcnow()
+    recommendation = await _replace_active(
+        session, user=user, course_id=pack.course.id, plan=plan, now=now, generator=generator
+    )
+    states = await progress_service.chapter_states(session, user_id=user.id, course_id=pack.course.id)
     return _path_read(recommendation, user=user, pack=pack, states=states)

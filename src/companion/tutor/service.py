@@ -148,20 +148,50 @@ async def ask(
     now: datetime | None = None,
 ) -> ExchangeRead:
     """Store a question and its grounded answer; counts as a learning activity for the streak."""
-    now = now or utcnow()
-    settings = services.settings
-    await services.limiter.hit(
-        f"{settings.tutor_messages_per_minute}/minute",
-        "tutor",
-        str(user.id),
-        message=f"At most {settings.tutor_messages_per_minute} tutor questions a minute; try again shortly.",
+    await check_rate(user=user, services=services)
+    answer = await compose_answer(
+        user=user, message=message, packs=conversation_packs(conversation, services), services=services
     )
-    catalog = services.catalog
-    packs = [catalog.pack(conversation.course_id)] if conversation.course_id else catalog.packs()
-    answer = await _answer(
-        user=user, message=message, packs=packs, course_search=services.course_search, settings=settings
+    return await record_exchange(
+        session,
+        user=user,
+        conversation=conversation,
+        message=message,
+        answer=answer,
+        services=services,
+        now=now,
     )
 
+
+async def check_rate(*, user: User, services: TutorServices) -> None:
+    """Refuse with `rate_limited` beyond the learner's tutor questions per minute."""
+    per_minute = services.settings.tutor_messages_per_minute
+    await services.limiter.hit(
+        f"{per_minute}/minute",
+        "tutor",
+        str(user.id),
+        message=f"At most {per_minute} tutor questions a minute; try again shortly.",
+    )
+
+
+def conversation_packs(conversation: ChatConversation, services: TutorServices) -> list[ContentPack]:
+    """The courses a conversation asks about: its own course, or every course."""
+    catalog = services.catalog
+    return [catalog.pack(conversation.course_id)] if conversation.course_id else catalog.packs()
+
+
+async def record_exchange(
+    session: AsyncSession,
+    *,
+    user: User,
+    conversation: ChatConversation,
+    message: MessageCreate,
+    answer: answers.Answer,
+    services: TutorServices,
+    now: datetime | None = None,
+) -> ExchangeRead:
+    """Store a question and the answer given to it, numbered in the conversation; counts for the streak."""
+    now = now or utcnow()
     # The streak row first, then the conversation: the lock order of every learning write.
     await progress_service.record_activity(session, user=user, at=now, cache=services.cache)
     await session.refresh(conversation, with_for_update=True)
@@ -199,6 +229,19 @@ async def ask(
     )
 
 
+async def earlier_messages(
+    session: AsyncSession, *, conversation: ChatConversation, limit: int
+) -> list[ChatMessage]:
+    """The conversation's last `limit` messages, oldest first."""
+    rows = await session.scalars(
+        select(ChatMessage)
+        .where(ChatMessage.conversation_id == conversation.id)
+        .order_by(ChatMessage.sequence_number.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
 def title_from(question: str) -> str:
     """A conversation title from its first question: one line, cut at a word near TITLE_CHARS."""
     line = " ".join(question.split())
@@ -208,14 +251,11 @@ def title_from(question: str) -> str:
     return (cut if len(cut) > TITLE_CHARS // 2 else line[: TITLE_CHARS - 1]).rstrip(" ,;:.") + "…"
 
 
-async def _answer(
-    *,
-    user: User,
-    message: MessageCreate,
-    packs: Sequence[ContentPack],
-    course_search: CourseSearch,
-    settings: Settings,
+async def compose_answer(
+    *, user: User, message: MessageCreate, packs: Sequence[ContentPack], services: TutorServices
 ) -> answers.Answer:
+    """The core's extractive answer: cited sentences of the passages the learner may read, or why not."""
+    course_search, settings = services.course_search, services.settings
     thresholds = answers.Thresholds(
         min_semantic=settings.tutor_min_semantic_score, min_coverage=settings.tutor_min_term_coverage
     )
