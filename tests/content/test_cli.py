@@ -56,7 +56,7 @@ def test_validate_warnings_do_not_fail(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path)])
 
     assert result.exit_code == 0
-    assert "notes.md:front matter: warning: no access_tier" in result.output
+    assert ".: warning: no access tiers are set" in result.output
     assert "0 error(s), 1 warning(s)" in result.output
 
 
