@@ -36,7 +36,8 @@ GENERIC_REQUEST_TERMS = frozenset(
         " example examples instance illustrate analogy concrete real world case why matter matters mean"
         " understand confused confusing elaborate clarify summarize rephrase expand break down step please"
         " help lost part give show explain idea point sense get kid child layman eli5 short shorter"
-        " paragraph sentence passage selection selected this that it"
+        " paragraph sentence passage selection selected this that it don doesn didn isn can sure follow"
+        " lost quite fully really bit little more detail details"
     )
 )
 _EXAMPLE_REQUEST = re.compile(r"\b(example|examples|instance|illustrat\w*|analog\w*|concrete|case)\b", re.I)
@@ -120,7 +121,7 @@ def answer_from_course(question: str, candidates: Sequence[Candidate], *, course
             return Answer(text="\n".join(lines), sources=[], grounding="locked")
         return _not_covered(ranked, course_titles)
     primary = readable[0]
-    quoted = compose.units_to_quote(primary)
+    quoted = compose.units_to_quote(question, primary)
     also = compose.related(readable, primary, limit=MAX_SOURCES - 1)
     sources = [_source(primary.candidate, score=primary.coverage)]
     lines = [f'From "{primary.section.title}", in {primary.chapter.title}:', ""]

@@ -27,25 +27,34 @@ if TYPE_CHECKING:
     from companion.tutor.answers import Candidate
 
 # Weights of the section score; they add up to 1.
-RETRIEVAL_WEIGHT = 0.30
-TITLE_WEIGHT = 0.25
-SECTION_WEIGHT = 0.15
+RETRIEVAL_WEIGHT = 0.15
+SEMANTIC_WEIGHT = 0.15
+TITLE_WEIGHT = 0.30
+SECTION_WEIGHT = 0.10
 UNIT_WEIGHT = 0.30
+# A heading that carries every name of the question ("RT-1" for a question about RT-1) is the one.
+TITLE_NAME_BONUS = 0.15
 FRAMING_FACTOR = 0.55
 INTRODUCTION_FACTOR = 0.8
 # A section answers when its text (with its chapter's and module's titles) covers this share of the
 # question's weighted content terms...
-MIN_SECTION_COVERAGE = 0.65
+MIN_SECTION_COVERAGE = 0.75
 # ...or a smaller share when the embedding model finds it close in meaning.
 MIN_SEMANTIC_COVERAGE = 0.45
 MIN_SEMANTIC = 0.55
+# So close in meaning that a name written differently ("pi0" for "π0") does not stop the answer.
+STRONG_SEMANTIC = 0.7
 # Sections of a retrieved chapter that search did not return compete with this share of its best score.
 SIBLING_RETRIEVAL = 0.5
 # Names in a question: a capitalised word after the first, an acronym, or a word with digits ("RT-1").
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w-]*|\w*\d\w*)\b")
-# A second unit is quoted when it scores this close to the best one and the answer stays short.
+# A second unit is quoted when it scores this close to the best one and the answer stays short;
+# comparisons get two units more readily, and a short best unit is followed by what comes after it.
 SECOND_UNIT_SHARE = 0.75
 MAX_QUOTED_WORDS = 230
+MAX_COMPARISON_WORDS = 400
+SHORT_UNIT_WORDS = 50
+_COMPARISON = re.compile(r"\b(differen\w*|differ|versus|vs\.?|compare\w*|comparison|trade-?offs?|or)\b", re.I)
 # Other sections cited as related must score this share of the best section.
 RELATED_SHARE = 0.6
 
@@ -66,7 +75,7 @@ class SectionChoice:
     @property
     def answers(self) -> bool:
         """Whether the section covers the question well enough to answer from it."""
-        if not self.names_found:
+        if not self.names_found and self.semantic < STRONG_SEMANTIC:
             return False
         if self.coverage >= MIN_SECTION_COVERAGE:
             return True
@@ -93,10 +102,14 @@ def section_terms(markdown: str, title: str) -> frozenset[str]:
     return frozenset(terms)
 
 
-def name_terms(question: str) -> set[str]:
-    """The stemmed terms of the names a question uses (products, standards, acronyms, models)."""
-    names = " ".join(match.group(1) for match in _NAME.finditer(question.strip()))
-    return search_service.content_terms(names)
+def names_in(question: str) -> list[str]:
+    """The names a question uses (products, standards, acronyms, models), as written."""
+    names = [match.group(1) for match in _NAME.finditer(question.strip())]
+    return [name for name in names if search_service.content_terms(name)]
+
+
+def _mentions(text: str, names: Sequence[str]) -> bool:
+    return all(re.search(rf"(?<!\w){re.escape(name)}(?:e?s)?(?!\w)", text, re.IGNORECASE) for name in names)
 
 
 def question_terms(question: str) -> set[str]:
@@ -115,7 +128,7 @@ def choose_sections(question: str, candidates: Sequence[Candidate]) -> list[Sect
         key = (candidate.entry.pack.course.id, candidate.chapter.chapter_id, candidate.hit.payload["section_id"])
         grouped.setdefault(key, []).append(candidate)
     _add_siblings(grouped)
-    names = name_terms(question)
+    names = names_in(question)
     choices = []
     for group in grouped.values():
         best = max(group, key=lambda candidate: candidate.hit.score)
@@ -159,7 +172,7 @@ def _add_siblings(grouped: dict[tuple[str, str, str], list[Candidate]]) -> None:
 
 def _score_section(
     terms: set[str],
-    names: set[str],
+    names: list[str],
     best: Candidate,
     group: list[Candidate],
     section: Section,
@@ -168,25 +181,30 @@ def _score_section(
     entry = best.entry
     chapter = best.chapter
     title_terms = frozenset(search_service.query_terms(section.title))
-    chapter_terms = frozenset(search_service.query_terms(f"{chapter.title} {_module_title(best)}"))
+    titles = f"{chapter.title} {_module_title(best)}"
+    chapter_terms = frozenset(search_service.query_terms(titles))
     title = weighted_coverage(terms, title_terms, entry) + 0.4 * weighted_coverage(terms, chapter_terms, entry)
     context = section_terms(section.content_markdown, section.title) | chapter_terms
     coverage = weighted_coverage(terms, context, entry)
     scored_units = score_units(terms, units_module.units_of(section.content_markdown), entry)
     best_unit = scored_units[0][0] if scored_units else 0.0
     retrieval = best.hit.score / top_score
+    semantic = max((candidate.hit.semantic_score or 0.0) for candidate in group)
     score = (
         RETRIEVAL_WEIGHT * retrieval
+        + SEMANTIC_WEIGHT * max(semantic, 0.0)
         + TITLE_WEIGHT * min(title, 1.0)
         + SECTION_WEIGHT * coverage
         + UNIT_WEIGHT * best_unit
     )
+    if names and _mentions(section.title, names):
+        score += TITLE_NAME_BONUS
     if units_module.is_framing(section.title):
         score *= FRAMING_FACTOR
     elif section.title.lower() in ("introduction", "overview"):
         score *= INTRODUCTION_FACTOR
-    semantic = max((candidate.hit.semantic_score or 0.0) for candidate in group)
-    return SectionChoice(best, chapter, section, score, coverage, semantic, scored_units, names <= context)
+    names_found = _mentions(f"{section.title}\n{titles}\n{section.content_markdown}", names)
+    return SectionChoice(best, chapter, section, score, coverage, semantic, scored_units, names_found)
 
 
 def _module_title(candidate: Candidate) -> str:
@@ -212,17 +230,29 @@ def score_units(
     return tuple(sorted(scored, key=lambda pair: (-pair[0], pair[1].position)))
 
 
-def units_to_quote(choice: SectionChoice) -> list[Unit]:
-    """The best unit of the section, and a second one when it is nearly as good; in reading order."""
+def units_to_quote(question: str, choice: SectionChoice) -> list[Unit]:
+    """The best unit of the section, with a second when nearly as good, or what follows a short one."""
     if not choice.units:
         return []
     best_score, best = choice.units[0]
     chosen = [best]
+    comparison = bool(_COMPARISON.search(question))
+    budget = MAX_COMPARISON_WORDS if comparison else MAX_QUOTED_WORDS
+    share = SECOND_UNIT_SHARE * (0.8 if comparison else 1.0)
     for score, unit in choice.units[1:]:
-        if score < SECOND_UNIT_SHARE * best_score or best.words + unit.words > MAX_QUOTED_WORDS:
-            continue
-        chosen.append(unit)
-        break
+        if score >= share * best_score and best.words + unit.words <= budget:
+            chosen.append(unit)
+            break
+    if best.words < SHORT_UNIT_WORDS and len(chosen) == 1:
+        # A short unit (an announcement, a one-line rule) is explained by what follows it.
+        words = best.words
+        for _, unit in sorted(choice.units, key=lambda pair: pair[1].position):
+            if unit.position <= best.position:
+                continue
+            if words + unit.words > MAX_QUOTED_WORDS:
+                break
+            chosen.append(unit)
+            words += unit.words
     return sorted(chosen, key=lambda unit: unit.position)
 
 
