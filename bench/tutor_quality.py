@@ -103,7 +103,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     names = {item["course"] for key in ("questions", "off_book", "selection") for item in spec.get(key, [])}
     packs = load_packs(args.books, names)
     settings = Settings(
-        data_dir=REPO / "data" / "bench" / "tutor",
+        data_dir=REPO / "data" / "bench" / ("tutor-lexical" if args.lexical else "tutor"),
         embedding_provider="none" if args.lexical else "minilm",
     )
     search = CourseSearch.open(settings)

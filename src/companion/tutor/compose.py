@@ -44,6 +44,9 @@ MIN_SEMANTIC_COVERAGE = 0.45
 MIN_SEMANTIC = 0.55
 # So close in meaning that a name written differently ("pi0" for "π0") does not stop the answer.
 STRONG_SEMANTIC = 0.7
+# Without a close meaning, the unit quoted must itself hold this much of the question (with the
+# bonus of opening its heading), so that words scattered over a long section do not make an answer.
+MIN_UNIT_COVERAGE = 0.45
 # Sections of a retrieved chapter that search did not return compete with this share of its best score.
 SIBLING_RETRIEVAL = 0.5
 # Names in a question: a capitalised word after the first, an acronym, or a word with digits ("RT-1").
@@ -77,9 +80,10 @@ class SectionChoice:
         """Whether the section covers the question well enough to answer from it."""
         if not self.names_found and self.semantic < STRONG_SEMANTIC:
             return False
-        if self.coverage >= MIN_SECTION_COVERAGE:
+        if self.coverage >= MIN_SEMANTIC_COVERAGE and self.semantic >= MIN_SEMANTIC:
             return True
-        return self.coverage >= MIN_SEMANTIC_COVERAGE and self.semantic >= MIN_SEMANTIC
+        best_unit = self.units[0][0] if self.units else 0.0
+        return self.coverage >= MIN_SECTION_COVERAGE and best_unit >= MIN_UNIT_COVERAGE
 
 
 def weighted_coverage(
