@@ -47,6 +47,7 @@ STRONG_SEMANTIC = 0.7
 # Without a close meaning, the unit quoted must itself hold this much of the question (with the
 # bonus of opening its heading), so that words scattered over a long section do not make an answer.
 MIN_UNIT_COVERAGE = 0.45
+SOME_SEMANTIC = 0.4
 # Sections of a retrieved chapter that search did not return compete with this share of its best score.
 SIBLING_RETRIEVAL = 0.5
 # Names in a question: a capitalised word after the first, an acronym, or a word with digits ("RT-1").
@@ -74,6 +75,7 @@ class SectionChoice:
     semantic: float
     units: tuple[tuple[float, Unit], ...]  # scored units, best first
     names_found: bool  # every name the question uses appears in the section or its titles
+    rarest_quoted: bool  # the question's rarest term is in the best unit or the section's title
 
     @property
     def answers(self) -> bool:
@@ -83,7 +85,10 @@ class SectionChoice:
         if self.coverage >= MIN_SEMANTIC_COVERAGE and self.semantic >= MIN_SEMANTIC:
             return True
         best_unit = self.units[0][0] if self.units else 0.0
-        return self.coverage >= MIN_SECTION_COVERAGE and best_unit >= MIN_UNIT_COVERAGE
+        if self.coverage < MIN_SECTION_COVERAGE or best_unit < MIN_UNIT_COVERAGE:
+            return False
+        # With no sense of meaning at all (lexical search), the rarest word must be in what is quoted.
+        return self.rarest_quoted or self.semantic >= SOME_SEMANTIC
 
 
 def weighted_coverage(
@@ -208,7 +213,12 @@ def _score_section(
     elif section.title.lower() in ("introduction", "overview"):
         score *= INTRODUCTION_FACTOR
     names_found = _mentions(f"{section.title}\n{titles}\n{section.content_markdown}", names)
-    return SectionChoice(best, chapter, section, score, coverage, semantic, scored_units, names_found)
+    rarest = max(terms, key=entry.term_weight) if terms else None
+    quoted_terms = (scored_units[0][1].terms if scored_units else frozenset()) | title_terms | chapter_terms
+    rarest_quoted = rarest is None or rarest in quoted_terms
+    return SectionChoice(
+        best, chapter, section, score, coverage, semantic, scored_units, names_found, rarest_quoted
+    )
 
 
 def _module_title(candidate: Candidate) -> str:
