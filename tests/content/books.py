@@ -9,7 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # A worktree elsewhere can point at the books with COMPANION_TEST_BOOKS; under CI they must be there.
-BOOKS = Path(os.environ.get("COMPANION_TEST_BOOKS") or REPO.parent / "shared" / "data" / "books" / "physicalaibook")
+BOOKS = Path(
+    os.environ.get("COMPANION_TEST_BOOKS") or REPO.parent / "shared" / "data" / "books" / "physicalaibook"
+)
 BOOK_NAMES = ("cehrs", "physical-ai")
 
 

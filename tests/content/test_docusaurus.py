@@ -83,7 +83,9 @@ def test_book_text_is_readable_markdown() -> None:
     assert index is not None
     outcomes = next(s for s in index.sections if s.title == "Prerequisites").content_markdown
     assert "> **Info: Learning outcomes**" in outcomes and ":::" not in outcomes
-    lesson = pack.chapter("module-01-ehr-ecosystem.lesson-c1-1-from-paper-charts-to-interoperable-health-records")
+    lesson = pack.chapter(
+        "module-01-ehr-ecosystem.lesson-c1-1-from-paper-charts-to-interoperable-health-records"
+    )
     assert lesson is not None
     assert any("```mermaid" in section.content_markdown for section in lesson.sections)
 
@@ -112,7 +114,13 @@ def test_nested_categories_drafts_templates_and_the_index_convention(tmp_path: P
     pack = result.pack
     assert pack is not None
     assert (pack.course.id, pack.course.title) == ("handbook", "The Handbook")
-    assert pack.course.chapters == ["index", "basics.README", "basics.one", "basics.deeper.index", "basics.deeper.more"]
+    assert pack.course.chapters == [
+        "index",
+        "basics.README",
+        "basics.one",
+        "basics.deeper.index",
+        "basics.deeper.more",
+    ]
     assert [(m.id, m.title, m.parent, m.chapters) for m in pack.course.modules] == [
         ("basics", "The Basics", None, ["basics.README", "basics.one"]),
         ("basics.deeper", "Going deeper", "basics", ["basics.deeper.index", "basics.deeper.more"]),
@@ -147,12 +155,17 @@ const sidebars = {
 module.exports = sidebars;
 """,
     )
-    _write(tmp_path / "guide" / "course.yaml", "id: guide\ntitle: Guide\nfree_chapters: 2\ndefault_tier: pro\n")
+    _write(
+        tmp_path / "guide" / "course.yaml", "id: guide\ntitle: Guide\nfree_chapters: 2\ndefault_tier: pro\n"
+    )
 
     pack = load_pack(docs)
 
-    assert pack.course.chapters == ["intro", "b", "a"] + ["c"]  # "notes" is not in the sidebar
-    assert [(m.title, m.chapters) for m in pack.course.modules] == [("Part One", ["b", "a"]), ("Part Two", ["c"])]
+    assert pack.course.chapters == ["intro", "b", "a", "c"]  # "notes" is not in the sidebar
+    assert [(m.title, m.chapters) for m in pack.course.modules] == [
+        ("Part One", ["b", "a"]),
+        ("Part Two", ["c"]),
+    ]
     assert [chapter.title for chapter in pack.chapters] == ["INTRO page", "B page", "Alpha", "C page"]
     assert [chapter.access_tier for chapter in pack.chapters] == ["free", "free", "pro", "pro"]
 

@@ -86,7 +86,11 @@ def test_docs_course_loads_into_the_same_model() -> None:
 def test_docs_course_front_matter_becomes_chapter_fields() -> None:
     pack = load_pack(DOCS_COURSE)
 
-    welcome, setup, perception = pack.chapter("getting-started.welcome"), pack.chapter("getting-started.setup"), pack.chapter("robot-brains.perception")
+    welcome, setup, perception = (
+        pack.chapter("getting-started.welcome"),
+        pack.chapter("getting-started.setup"),
+        pack.chapter("robot-brains.perception"),
+    )
     control = pack.chapter("robot-brains.control")
 
     assert welcome is not None and setup is not None and perception is not None and control is not None

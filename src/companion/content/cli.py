@@ -29,9 +29,13 @@ FORMATS_HELP = (
     "page's front matter access_tier wins over both."
 )
 
-app = typer.Typer(help="Validate and publish course content packs (JSON packs or Markdown/Docusaurus folders).")
+app = typer.Typer(
+    help="Validate and publish course content packs (JSON packs or Markdown/Docusaurus folders)."
+)
 
-PackPath = Annotated[Path, typer.Argument(help="The content pack folder (JSON pack or Markdown/Docusaurus docs).")]
+PackPath = Annotated[
+    Path, typer.Argument(help="The content pack folder (JSON pack or Markdown/Docusaurus docs).")
+]
 
 
 @app.command(epilog=FORMATS_HELP)

@@ -77,5 +77,3 @@ def _read_json_source(root: Path) -> SourcePack:
         quizzes=read_documents(root / "quizzes", root, problems),
         problems=problems,
     )
-
-

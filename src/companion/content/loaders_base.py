@@ -92,5 +92,3 @@ def read_documents(directory: Path, root: Path, problems: list[Problem]) -> list
             if data is not None:
                 documents.append(SourceDocument(file=path.relative_to(root).as_posix(), data=data))
     return documents
-
-

@@ -108,7 +108,7 @@ def _flatten(
             inner_rules = [_access_rules(item.metadata), *rules]
             link = item.metadata.get("link")
             description = text_of(link.get("description")) if isinstance(link, dict) else ""
-            record = {
+            record: dict[str, Any] = {
                 "id": item.key,
                 "title": item.label,
                 "chapters": [],
@@ -131,7 +131,8 @@ def _flatten(
 
 def _access_rules(metadata: dict[str, Any]) -> dict[str, Any]:
     # `access_tier`/`free_chapters` in _category_.json, or the same keys under Docusaurus' customProps.
-    custom = metadata.get("customProps") if isinstance(metadata.get("customProps"), dict) else {}
+    props = metadata.get("customProps")
+    custom: dict[str, Any] = props if isinstance(props, dict) else {}
     return {key: metadata.get(key, custom.get(key)) for key in ("access_tier", "free_chapters")}
 
 
@@ -152,10 +153,14 @@ def _chapter_document(
     cleaned, findings = clean_mdx_with_findings(page.document.body)
     for line, component in findings.unknown:
         message = f"unknown component <{component}> left out (its text, if any, is kept)"
-        problems.append(Problem(file=name, location=f"line {line_of + line}", message=message, severity="warning"))
+        problems.append(
+            Problem(file=name, location=f"line {line_of + line}", message=message, severity="warning")
+        )
     for line, component in findings.broken_quizzes:
         message = f"<{component}> does not hold literal question data; it was left out"
-        problems.append(Problem(file=name, location=f"line {line_of + line}", message=message, severity="warning"))
+        problems.append(
+            Problem(file=name, location=f"line {line_of + line}", message=message, severity="warning")
+        )
     heading, body = take_title(cleaned)
     title = page.label(heading)
     markdown_sections = split_sections(body)
@@ -199,7 +204,14 @@ def _sections(
     for section in sections:
         where = f"line {body_line + section.line}"
         if section.title == "" and result:
-            problems.append(Problem(file=file, location=where, message="empty heading; its text joins the section before it", severity="warning"))
+            problems.append(
+                Problem(
+                    file=file,
+                    location=where,
+                    message="empty heading; its text joins the section before it",
+                    severity="warning",
+                )
+            )
             result[-1]["content_markdown"] = (result[-1]["content_markdown"] + "\n\n" + section.text).strip()
             continue
         if section.title == "":
@@ -208,7 +220,11 @@ def _sections(
         section_id = section.explicit_id or _unique(slugify(title), used)
         used.add(section_id)
         if not section.text.strip():
-            problems.append(Problem(file=file, location=where, message=f"section {title!r} has no text", severity="warning"))
+            problems.append(
+                Problem(
+                    file=file, location=where, message=f"section {title!r} has no text", severity="warning"
+                )
+            )
         locations[f"sections[{len(result)}]"] = where
         result.append(
             {
@@ -249,8 +265,12 @@ def _difficulty(meta: dict[str, Any], file: str, problems: list[Problem]) -> str
     known = DIFFICULTIES.get(raw) or DIFFICULTY_SYNONYMS.get(raw)
     if known:
         return known
-    message = f"difficulty {raw!r} is not beginner, intermediate or advanced; the chapter is listed as beginner"
-    problems.append(Problem(file=file, location="front matter difficulty", message=message, severity="warning"))
+    message = (
+        f"difficulty {raw!r} is not beginner, intermediate or advanced; the chapter is listed as beginner"
+    )
+    problems.append(
+        Problem(file=file, location="front matter difficulty", message=message, severity="warning")
+    )
     return "beginner"
 
 
@@ -274,8 +294,14 @@ def _quiz_document(
         for raw in data:
             question = quiz_questions(raw, len(questions) + 1)
             if question is None:
-                message = "a quiz question could not be read (it needs a question, options and the correct one)"
-                problems.append(Problem(file=file, location=f"line {body_line + line}", message=message, severity="warning"))
+                message = (
+                    "a quiz question could not be read (it needs a question, options and the correct one)"
+                )
+                problems.append(
+                    Problem(
+                        file=file, location=f"line {body_line + line}", message=message, severity="warning"
+                    )
+                )
                 continue
             locations[f"questions[{len(questions)}]"] = f"line {body_line + line}"
             questions.append(question)
@@ -342,7 +368,14 @@ def _resolve_prerequisites(
             chapter.data["prerequisite_notes"] = notes
             shown = "; ".join(notes)
             message = f"prerequisites that are not pages of this book are kept as a note: {shown[:120]}"
-            problems.append(Problem(file=chapter.file, location="front matter prerequisites", message=message, severity="warning"))
+            problems.append(
+                Problem(
+                    file=chapter.file,
+                    location="front matter prerequisites",
+                    message=message,
+                    severity="warning",
+                )
+            )
 
 
 def _apply_access(
@@ -371,7 +404,9 @@ def _apply_access(
                 break
         if tier is None and isinstance(course_free, int) and index < course_free:
             tier = "free"
-        anything_set = anything_set or any(rules.get("access_tier") or rules.get("free_chapters") for rules in entry.rules)
+        anything_set = anything_set or any(
+            rules.get("access_tier") or rules.get("free_chapters") for rules in entry.rules
+        )
         chapter.data["access_tier"] = tier or default or "free"
     if chapters and not anything_set:
         message = (
@@ -421,7 +456,9 @@ def _root_index(tree: DocsTree) -> Page | None:
     for page in pages:
         if text_of(page.meta.get("slug")) == "/":
             return page
-    return next((p for p in pages if len(p.relative.parts) == 1 and p.path.stem.lower() in ("index", "readme")), None)
+    return next(
+        (p for p in pages if len(p.relative.parts) == 1 and p.path.stem.lower() in ("index", "readme")), None
+    )
 
 
 def _humanize(name: str) -> str:

@@ -58,7 +58,9 @@ def _options(raw: list[Any]) -> tuple[list[dict[str, str]] | None, list[str]]:
         if isinstance(item, str | int | float) and not isinstance(item, bool):
             options.append({"id": option_id, "text": str(item)})
         elif isinstance(item, dict):
-            text = next((item[k] for k in ("text", "label", "answer", "option") if isinstance(item.get(k), str)), None)
+            text = next(
+                (item[k] for k in ("text", "label", "answer", "option") if isinstance(item.get(k), str)), None
+            )
             if text is None:
                 return None, []
             options.append({"id": option_id, "text": text})

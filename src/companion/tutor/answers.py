@@ -193,7 +193,13 @@ def answer_from_selection(
 
 
 def _selection_unit(selected_text: str) -> Unit:
-    return Unit(markdown=selected_text.strip(), text=selected_text.strip(), heading=None, kind="paragraph", position=-1)
+    return Unit(
+        markdown=selected_text.strip(),
+        text=selected_text.strip(),
+        heading=None,
+        kind="paragraph",
+        position=-1,
+    )
 
 
 def _normalised(text: str) -> str:
@@ -215,7 +221,9 @@ def _unit_holding(selected_text: str, section_units: Sequence[Unit]) -> Unit | N
 
 def _helper_unit(question: str, section_units: Sequence[Unit], *, exclude: Unit) -> Unit | None:
     """The unit of the section that serves a generic request: an example, a reason, or a plain restatement."""
-    teaching = [unit for unit in section_units if unit is not exclude and not unit.is_metadata and unit.kind != "code"]
+    teaching = [
+        unit for unit in section_units if unit is not exclude and not unit.is_metadata and unit.kind != "code"
+    ]
     if not teaching:
         return None
     if _EXAMPLE_REQUEST.search(question):

@@ -134,7 +134,11 @@ def choose_sections(question: str, candidates: Sequence[Candidate]) -> list[Sect
     top_score = max(candidate.hit.score for candidate in candidates) or 1.0
     grouped: dict[tuple[str, str, str], list[Candidate]] = {}
     for candidate in candidates:
-        key = (candidate.entry.pack.course.id, candidate.chapter.chapter_id, candidate.hit.payload["section_id"])
+        key = (
+            candidate.entry.pack.course.id,
+            candidate.chapter.chapter_id,
+            candidate.hit.payload["section_id"],
+        )
         grouped.setdefault(key, []).append(candidate)
     _add_siblings(grouped)
     names = names_in(question)
@@ -192,7 +196,9 @@ def _score_section(
     title_terms = frozenset(search_service.query_terms(section.title))
     titles = f"{chapter.title} {_module_title(best)}"
     chapter_terms = frozenset(search_service.query_terms(titles))
-    title = weighted_coverage(terms, title_terms, entry) + 0.4 * weighted_coverage(terms, chapter_terms, entry)
+    title = weighted_coverage(terms, title_terms, entry) + 0.4 * weighted_coverage(
+        terms, chapter_terms, entry
+    )
     context = section_terms(section.content_markdown, section.title) | chapter_terms
     coverage = weighted_coverage(terms, context, entry)
     scored_units = score_units(terms, units_module.units_of(section.content_markdown), entry)

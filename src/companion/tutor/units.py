@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from companion.search import chunking
 from companion.search import service as search_service
@@ -151,10 +152,12 @@ def _introduces(paragraph: str) -> bool:
 
 
 def _unit(markdown: str, heading: str | None, kind: str, position: int) -> Unit:
-    return Unit(markdown=markdown, text=chunking.plain_text(markdown), heading=heading, kind=kind, position=position)
+    return Unit(
+        markdown=markdown, text=chunking.plain_text(markdown), heading=heading, kind=kind, position=position
+    )
 
 
-def _block_end(tokens: list, start: int) -> int:  # type: ignore[type-arg]
+def _block_end(tokens: list[Token], start: int) -> int:
     if tokens[start].nesting != 1:
         return start
     level = tokens[start].level
