@@ -141,7 +141,10 @@ def test_passages_carry_the_seed_payload_with_section_anchor_and_tier() -> None:
 
 
 def test_a_mermaid_diagram_is_searched_by_its_labels_and_shown_as_written() -> None:
-    diagram = '```mermaid\nflowchart LR\n    A["Encoders on each side"] --> B{"Deflection?"}\n    B -->|yes| C(Force)\n```'
+    diagram = (
+        '```mermaid\nflowchart LR\n    A["Encoders on each side"] --> B{"Deflection?"}\n'
+        "    B -->|yes| C(Force)\n```"
+    )
     markdown = f"The loop:\n\n{diagram}\n"
 
     assert plain_text(markdown) == "The loop:\nDiagram: Encoders on each side; Deflection?; yes; Force"
