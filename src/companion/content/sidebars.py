@@ -26,13 +26,19 @@ class SidebarError(ValueError):
 
 
 def find_sidebars_file(docs_dir: Path, pack_dir: Path) -> Path | None:
-    """The sidebars file of a docs folder: `sidebars.js` beside it or its project, or `sidebars<Name>.js`."""
+    """The sidebars file of a docs folder: `sidebars.js` beside it or its project, or `sidebars<Name>.js`.
+
+    In a multi-instance site each docs folder has its own `sidebars<FolderName>.js` at the site root;
+    the root's plain `sidebars.js` belongs to the default `docs/` folder only.
+    """
     camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_ .]+", docs_dir.name))
-    for folder in dict.fromkeys((pack_dir, docs_dir, docs_dir.parent, pack_dir.parent)):
-        for name in (*SIDEBAR_FILES, *(f"sidebars{camel}{suffix}" for suffix in (".js", ".ts", ".json"))):
-            if (folder / name).is_file():
-                return folder / name
-    return None
+    named = [f"sidebars{camel}{suffix}" for suffix in (".js", ".ts", ".json")]
+    candidates = [folder / name for folder in dict.fromkeys((pack_dir, docs_dir)) for name in SIDEBAR_FILES]
+    for folder in dict.fromkeys((docs_dir.parent, pack_dir.parent)):
+        candidates += [folder / name for name in named]
+        if docs_dir.name == "docs":
+            candidates += [folder / name for name in SIDEBAR_FILES]
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def parse_sidebars(text: str) -> dict[str, Any]:
