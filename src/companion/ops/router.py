@@ -8,17 +8,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from companion.accounts.policies import PublicDep
+
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz(_public: PublicDep) -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, _public: PublicDep) -> JSONResponse:
     """The database and the cache answer; 503 names whichever does not."""
     checks: dict[str, Any] = {}
     try:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from companion.accounts.dependencies import OptionalIdentity
+from companion.accounts.policies import OptionalReaderDep
 from companion.content.dependencies import CatalogDep
 from companion.dependencies import CacheDep
 from companion.search import cached as cached_search
@@ -29,7 +29,7 @@ async def search(
     course_search: CourseSearchDep,
     catalog: CatalogDep,
     cache: CacheDep,
-    identity: OptionalIdentity,
+    identity: OptionalReaderDep,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S", description="What to look for.")],
     course_id: Annotated[str | None, Query(description="One course; every course when omitted.")] = None,
     chapter_id: Annotated[str | None, Query(description="Only this chapter.")] = None,
