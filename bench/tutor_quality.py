@@ -33,7 +33,7 @@ from companion.config import Settings
 from companion.content.schemas import ContentPack
 from companion.content.validation import load_pack
 from companion.search import chunking
-from companion.search.service import CourseSearch
+from companion.search.index import CourseSearch
 from companion.tutor import service as tutor_service
 from companion.tutor.answers import Answer
 from companion.tutor.schemas import MessageCreate, SelectedContext

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import TIERS, _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.access.tiers import TIERS
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 STATUSES = ("active", "expired", "canceled")
 
@@ -19,8 +19,8 @@ class Subscription(UUIDPrimaryKey, Base):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint(_in("tier", TIERS), name="tier"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(sql_in("tier", TIERS), name="tier"),
+        CheckConstraint(sql_in("status", STATUSES), name="status"),
         Index("ix_subscriptions_expires_at", "expires_at"),
     )
 

@@ -12,8 +12,6 @@ from companion.accounts.models import User
 from companion.billing.models import Subscription
 from companion.errors import Conflict
 
-TIER_ORDER = {"free": 0, "premium": 1, "pro": 2, "team": 3}
-
 
 async def create_free_subscription(session: AsyncSession, *, user: User) -> Subscription:
     """The free subscription every new account starts with."""
@@ -39,11 +37,6 @@ def effective_tier(user: User, *, now: datetime | None = None) -> str:
     if user.subscription_tier != "free" and expires_at is not None and expires_at <= now:
         return "free"
     return user.subscription_tier
-
-
-def tier_includes(held: str, required: str) -> bool:
-    """Whether holding one tier grants what another tier requires."""
-    return TIER_ORDER[held] >= TIER_ORDER[required]
 
 
 async def change_tier(
@@ -78,18 +71,23 @@ async def change_tier(
 
 async def expire_lapsed(session: AsyncSession, *, now: datetime) -> int:
     """Mark every subscription past its expiry as expired and drop its users to free; returns the count."""
-    lapsed = select(Subscription.user_id).where(
-        Subscription.status.in_(("active", "canceled")),
-        Subscription.expires_at.is_not(None),
-        Subscription.expires_at <= now,
-        Subscription.tier != "free",
+    # One conditional UPDATE that reports what it changed: two runs at once (several processes run the
+    # scheduler) each expire a subscription at most once between them, so none is counted twice.
+    expired = await session.execute(
+        update(Subscription)
+        .where(
+            Subscription.status.in_(("active", "canceled")),
+            Subscription.expires_at.is_not(None),
+            Subscription.expires_at <= now,
+            Subscription.tier != "free",
+        )
+        .values(status="expired")
+        .returning(Subscription.user_id),
+        execution_options={"synchronize_session": False},
     )
-    user_ids: list[uuid.UUID] = list((await session.execute(lapsed)).scalars())
+    user_ids: list[uuid.UUID] = list(expired.scalars())
     if not user_ids:
         return 0
-    await session.execute(
-        update(Subscription).where(Subscription.user_id.in_(user_ids)).values(status="expired")
-    )
     await session.execute(
         update(User)
         .where(User.id.in_(user_ids))

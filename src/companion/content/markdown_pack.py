@@ -28,7 +28,6 @@ from companion.content.quiz_components import quiz_questions
 from companion.content.schemas import Problem, slugify
 
 COURSE_FILES = ("course.yaml", "course.yml", "course.json")
-TIERS = ("free", "premium", "pro", "team")
 DIFFICULTIES = {"beginner": "beginner", "intermediate": "intermediate", "advanced": "advanced"}
 DIFFICULTY_SYNONYMS = {
     "foundational": "beginner",

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from companion.billing import service as billing_service
-from companion.db import session_scope, utcnow
+from companion.db import transaction, utcnow
 from companion.oauth import service as oauth_service
 from companion.premium import service as premium_service
 from companion.progress import tasks as progress_tasks
@@ -86,7 +86,7 @@ async def run_job(
     sessionmaker: async_sessionmaker[AsyncSession], job: Job, *, now: datetime | None = None
 ) -> int:
     """Run one job in its own transaction; returns how many rows it changed."""
-    async for session in session_scope(sessionmaker):
+    async with transaction(sessionmaker) as session:
         changed = await job.run(session, now=now or utcnow())
     logger.log(logging.INFO if changed else logging.DEBUG, "job %s changed %d row(s)", job.name, changed)
     return changed

@@ -16,8 +16,8 @@ from companion.accounts.models import User
 from companion.cache import Cache
 from companion.content.service import ContentCatalog
 from companion.search import service as search_service
+from companion.search.index import CourseSearch
 from companion.search.schemas import SearchResponse
-from companion.search.service import CourseSearch
 
 SEARCH_TTL = 300
 

@@ -10,7 +10,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from companion.errors import ValidationFailed
-from companion.search.service import CourseSearch
+from companion.search.index import CourseSearch
 
 
 async def get_course_search(request: Request) -> CourseSearch:

@@ -19,9 +19,10 @@ from companion.access.service import TIER_NAMES, AccessDecision
 from companion.accounts.models import User
 from companion.content.schemas import Chapter, Section
 from companion.search import chunking
-from companion.search import service as search_service
+from companion.search import terms as search_terms
+from companion.search.citations import citation
 from companion.search.engine import SearchHit
-from companion.search.service import CourseIndex, Retrieval
+from companion.search.index import CourseIndex, Retrieval
 from companion.tutor import compose
 from companion.tutor import units as units_module
 from companion.tutor.schemas import Grounding, Source
@@ -31,7 +32,7 @@ MAX_SOURCES = 3
 NEAREST_SECTIONS = 3
 # Words of a request about a selection that say how to explain, not what about ("simpler", "example").
 GENERIC_REQUEST_TERMS = frozenset(
-    search_service.query_terms(
+    search_terms.query_terms(
         "term terms plain english new topic beginner like again other word words simple simpler easy easier"
         " example examples instance illustrate analogy concrete real world case why matter matters mean"
         " understand confused confusing elaborate clarify summarize rephrase expand break down step please"
@@ -77,13 +78,13 @@ def judge(
     retrieval: Retrieval, *, question: str, user: User | None, thresholds: Thresholds
 ) -> list[Candidate]:
     """Each hit with the learner's access to it and whether it is relevant enough to answer from."""
-    terms = search_service.content_terms(question)
+    terms = search_terms.content_terms(question)
     pack = retrieval.entry.pack
     judged = []
     for hit in retrieval.hits:
         chapter = pack.chapter(hit.payload["chapter_id"])
         assert chapter is not None  # the index was built from this very pack
-        covered = compose.weighted_coverage(terms, search_service.query_terms(hit.text), retrieval.entry)
+        covered = compose.weighted_coverage(terms, search_terms.query_terms(hit.text), retrieval.entry)
         if retrieval.mode == "hybrid":
             semantic = max(hit.semantic_score or 0.0, 0.0)
             relevant = semantic >= thresholds.min_semantic or (
@@ -154,7 +155,7 @@ def answer_from_selection(
     is answered from the section's units that hold its terms; `related` says whether search found the
     section relevant by meaning when none does. A question about something else is told so.
     """
-    question_terms = search_service.content_terms(question)
+    question_terms = search_terms.content_terms(question)
     generic = not (question_terms - GENERIC_REQUEST_TERMS)
     where = f' ("{section.title}")' if section else ""
     if entry is None or chapter is None or section is None:
@@ -170,7 +171,7 @@ def answer_from_selection(
         if helper is not None:
             chosen.append(helper)
     else:
-        selection_terms = search_service.query_terms(selected_text)
+        selection_terms = search_terms.query_terms(selected_text)
         scored = compose.score_units(question_terms, section_units, entry)
         on_topic = [(score, unit) for score, unit in scored if question_terms & unit.terms]
         if not on_topic and not related:
@@ -258,7 +259,7 @@ def _source_lines(sources: Sequence[Source]) -> list[str]:
 
 
 def _section_source(entry: CourseIndex, chapter: Chapter, section: Section) -> Source:
-    cited = search_service.citation(entry.pack, chapter, section.section_id)
+    cited = citation(entry.pack, chapter, section.section_id)
     return Source(
         course_id=cited.course_id,
         chapter_id=cited.chapter_id,
@@ -274,7 +275,7 @@ def _section_source(entry: CourseIndex, chapter: Chapter, section: Section) -> S
 
 def _source(candidate: Candidate, *, score: float) -> Source:
     payload = candidate.hit.payload
-    cited = search_service.citation(candidate.entry.pack, candidate.chapter, payload["section_id"])
+    cited = citation(candidate.entry.pack, candidate.chapter, payload["section_id"])
     relevance = candidate.relevance if candidate.relevance else min(score, 1.0)
     return Source(
         course_id=cited.course_id,
@@ -313,7 +314,7 @@ def _not_covered(ranked: Sequence[Candidate], course_titles: list[str]) -> Answe
         if key in seen:
             continue
         seen.add(key)
-        cited = search_service.citation(candidate.entry.pack, candidate.chapter, key[1])
+        cited = citation(candidate.entry.pack, candidate.chapter, key[1])
         lock = "" if candidate.access.allowed else f" ({TIER_NAMES[candidate.access.required_tier]} plan)"
         nearest.append(f"- {cited.section_title}, in {cited.chapter_title}{lock} ({cited.url})")
         if len(nearest) == NEAREST_SECTIONS:

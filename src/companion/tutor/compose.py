@@ -17,9 +17,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from companion.content.schemas import Chapter, Section
-from companion.search import service as search_service
+from companion.search import terms as search_terms
 from companion.search.engine import SearchHit
-from companion.search.service import CourseIndex
+from companion.search.index import CourseIndex
 from companion.tutor import units as units_module
 from companion.tutor.units import Unit
 
@@ -105,7 +105,7 @@ def weighted_coverage(
 @lru_cache(maxsize=2048)
 def section_terms(markdown: str, title: str) -> frozenset[str]:
     """Every stemmed term of a section's text and title."""
-    terms: set[str] = set(search_service.query_terms(title))
+    terms: set[str] = set(search_terms.query_terms(title))
     for unit in units_module.units_of(markdown):
         terms |= unit.terms
     return frozenset(terms)
@@ -114,7 +114,7 @@ def section_terms(markdown: str, title: str) -> frozenset[str]:
 def names_in(question: str) -> list[str]:
     """The names a question uses (products, standards, acronyms, models), as written."""
     names = [match.group(1) for match in _NAME.finditer(question.strip())]
-    return [name for name in names if search_service.content_terms(name)]
+    return [name for name in names if search_terms.content_terms(name)]
 
 
 def _mentions(text: str, names: Sequence[str]) -> bool:
@@ -123,7 +123,7 @@ def _mentions(text: str, names: Sequence[str]) -> bool:
 
 def question_terms(question: str) -> set[str]:
     """What the question is about: its content terms, or all its terms when it has none."""
-    return search_service.content_terms(question) or search_service.query_terms(question)
+    return search_terms.content_terms(question) or search_terms.query_terms(question)
 
 
 def choose_sections(question: str, candidates: Sequence[Candidate]) -> list[SectionChoice]:
@@ -193,9 +193,9 @@ def _score_section(
 ) -> SectionChoice:
     entry = best.entry
     chapter = best.chapter
-    title_terms = frozenset(search_service.query_terms(section.title))
+    title_terms = frozenset(search_terms.query_terms(section.title))
     titles = f"{chapter.title} {_module_title(best)}"
-    chapter_terms = frozenset(search_service.query_terms(titles))
+    chapter_terms = frozenset(search_terms.query_terms(titles))
     title = weighted_coverage(terms, title_terms, entry) + 0.4 * weighted_coverage(
         terms, chapter_terms, entry
     )

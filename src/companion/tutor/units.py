@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from companion.search import chunking
-from companion.search import service as search_service
+from companion.search import terms as search_terms
 
 _markdown = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 # Sections that frame the teaching rather than teach: objectives, recaps, exercises, quizzes, links.
@@ -86,7 +86,7 @@ class Unit:
 
 @lru_cache(maxsize=4096)
 def _terms(text: str) -> frozenset[str]:
-    return frozenset(search_service.query_terms(text))
+    return frozenset(search_terms.query_terms(text))
 
 
 def is_framing(title: str) -> bool:
