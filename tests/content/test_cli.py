@@ -56,7 +56,7 @@ def test_validate_warnings_do_not_fail(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path)])
 
     assert result.exit_code == 0
-    assert "notes.md:front matter: warning: no access_tier" in result.output
+    assert ".: warning: no access tiers are set" in result.output
     assert "0 error(s), 1 warning(s)" in result.output
 
 
@@ -89,3 +89,20 @@ def test_publish_refuses_an_invalid_pack(json_pack: Path, store_dir: Path) -> No
     assert "chapters/01-one.json: error: file must contain one object" in result.output
     assert "not published" in result.output
     assert not store_dir.exists()
+
+
+def test_help_describes_both_pack_formats() -> None:
+    for command in ("validate", "publish"):
+        result = runner.invoke(app, [command, "--help"])
+
+        assert result.exit_code == 0
+        text = " ".join(result.output.split())
+        for needle in (
+            "JSON pack",
+            "course.json",
+            "Docusaurus",
+            "_category_.json",
+            "sidebars.js",
+            "course.yaml",
+        ):
+            assert needle in text, (command, needle)

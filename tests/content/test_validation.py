@@ -165,7 +165,12 @@ def test_markdown_problems_point_at_lines(tmp_path: Path) -> None:
     broken = next(problem for problem in problems if problem.file == "broken.md")
     assert broken.location == "line 4" and "front matter is not valid YAML" in broken.message
     _find(problems, "empty.md", "front matter access_tier", "'gold' is not a valid access_tier")
-    _find(problems, "empty.md", "front matter prerequisites", "prerequisite 'nowhere' does not exist")
+    _find(
+        problems,
+        "empty.md",
+        "front matter prerequisites",
+        "not pages of this book are kept as a note: nowhere",
+    )
     _find(problems, "empty.md", "line 7", "section 'Empty' has no text")
     quiz = next(problem for problem in problems if problem.file == "quizzes/q.yaml")
     assert quiz.location.startswith("line ") and "invalid YAML" in quiz.message

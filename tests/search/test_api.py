@@ -124,3 +124,52 @@ async def test_search_falls_back_to_bm25_and_says_so(
     assert body["mode"] == "lexical" and body["degraded_reason"] == reason
     assert body["results"][0]["section_id"] == "05-decoding"
     assert body["results"][0]["semantic_score"] is None
+
+
+async def test_unknown_query_parameters_are_refused_with_a_hint(client: httpx.AsyncClient) -> None:
+    response = await client.get(SEARCH, params={"q": "tokens", "course": COURSE})
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"]["errors"] == [
+        {
+            "field": "course",
+            "message": "unknown query parameter; did you mean 'course_id'?",
+            "type": "unknown",
+        }
+    ]
+
+
+async def test_repeated_searches_come_from_the_cache_per_tier(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    sign_up: SignUp,
+    db_session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    search = app.state.search
+    retrieve = search.retrieve
+    calls: list[str] = []
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[1]))
+        return await retrieve(*args, **kwargs)
+
+    monkeypatch.setattr(search, "retrieve", counted)
+    learner = await sign_up()
+    params = {"q": "What is retrieval-augmented generation?", "course_id": COURSE, "limit": 5}
+
+    first = (await client.get(SEARCH, params=params, headers=learner["headers"])).json()
+    again = (await client.get(SEARCH, params=params, headers=learner["headers"])).json()
+    assert again == first and len(calls) == 1
+    await client.get(SEARCH, params={**params, "limit": 6}, headers=learner["headers"])
+    assert len(calls) == 2  # other filters, other entry
+
+    # Another tier never gets the free learner's cached answer, nor the free learner the premium one.
+    await make_premium(db_session, learner)
+    premium = (await client.get(SEARCH, params=params, headers=learner["headers"])).json()
+    assert len(calls) == 3
+    assert any(r["chapter_id"] == "04-rag" and not r["locked"] for r in premium["results"])
+    anonymous = (await client.get(SEARCH, params=params)).json()
+    assert all(r["locked"] for r in anonymous["results"] if r["chapter_id"] == "04-rag")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from companion.content.schemas import Chapter, ContentPack, Section
 from companion.content.validation import load_pack
-from companion.search.chunking import MAX_WORDS, OVERLAP_WORDS, chunk_pack, chunk_section, passages
+from companion.search.chunking import (
+    MAX_WORDS,
+    OVERLAP_WORDS,
+    chunk_pack,
+    chunk_section,
+    passages,
+    plain_text,
+)
 
 SHIPPED_COURSE = Path(__file__).resolve().parents[2] / "courses" / "genai-fundamentals"
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,3 +138,17 @@ def test_passages_carry_the_seed_payload_with_section_anchor_and_tier() -> None:
     ]
     assert indexes == list(range(len(indexes)))
     assert all(passage.payload["word_count"] <= 200 for passage in found)
+
+
+def test_a_mermaid_diagram_is_searched_by_its_labels_and_shown_as_written() -> None:
+    diagram = (
+        '```mermaid\nflowchart LR\n    A["Encoders on each side"] --> B{"Deflection?"}\n'
+        "    B -->|yes| C(Force)\n```"
+    )
+    markdown = f"The loop:\n\n{diagram}\n"
+
+    assert plain_text(markdown) == "The loop:\nDiagram: Encoders on each side; Deflection?; yes; Force"
+    section = Section(section_id="loop", title="Loop", order=1, content_markdown=markdown)
+    chapter = Chapter(chapter_id="c", chapter_number=1, title="C", access_tier="free", sections=[section])
+    (chunk,) = chunk_section("course", chapter, section)
+    assert diagram in chunk.markdown and "-->" not in chunk.search_text

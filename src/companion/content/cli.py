@@ -13,12 +13,32 @@ from companion.content.schemas import Problem
 from companion.content.store import store_from_settings
 from companion.content.validation import ContentInvalid, validate_pack
 
-app = typer.Typer(help="Validate and publish course content packs (JSON packs or Markdown docs folders).")
+FORMATS_HELP = (
+    'Two pack formats are read (see "Bring your own book" in the README).\n\n'
+    "JSON pack: a folder with course.json, chapters/<chapter_id>.json and optional "
+    "quizzes/<quiz_id>.json (the seed-000 format).\n\n"
+    "Markdown / Docusaurus folder: a docs/ folder (or the folder itself) of .md/.mdx pages, read the way "
+    "Docusaurus shows it. Category folders (_category_.json/.yml: label, position, link) are modules; "
+    "front matter sidebar_position, sidebar_label, title, id, slug, draft and unlisted are honoured; an "
+    "explicit sidebars.js (read as plain data, never executed) decides which pages are chapters. Chapter "
+    'ids are the page paths ("module-01/lesson-1.md" -> "module-01.lesson-1") unless front matter sets '
+    "chapter_id, id or slug. Admonitions, tabs and images become Markdown; <Quiz questions={[...]}> "
+    "blocks become the chapter's quiz.\n\n"
+    "Optional course.yaml: id, title, description, language, free_chapters (the first N chapters are "
+    "free) and default_tier. A _category_.json may set access_tier or free_chapters for its module; a "
+    "page's front matter access_tier wins over both."
+)
 
-PackPath = Annotated[Path, typer.Argument(help="The content pack folder.")]
+app = typer.Typer(
+    help="Validate and publish course content packs (JSON packs or Markdown/Docusaurus folders)."
+)
+
+PackPath = Annotated[
+    Path, typer.Argument(help="The content pack folder (JSON pack or Markdown/Docusaurus docs).")
+]
 
 
-@app.command()
+@app.command(epilog=FORMATS_HELP)
 def validate(path: PackPath) -> None:
     """Check a content pack and print every problem; exit 1 when there is any error."""
     problems = validate_pack(path)
@@ -29,7 +49,7 @@ def validate(path: PackPath) -> None:
         raise typer.Exit(code=1)
 
 
-@app.command()
+@app.command(epilog=FORMATS_HELP)
 def publish(path: PackPath) -> None:
     """Validate a content pack and publish it to the configured content store as the current version."""
     store = store_from_settings(get_settings())

@@ -14,6 +14,8 @@ import frontmatter
 import yaml
 from markdown_it import MarkdownIt
 
+from companion.content.mdx import ComponentFindings, replace_components
+
 ADMONITION_TYPES = (
     "note",
     "tip",
@@ -31,16 +33,6 @@ _INLINE_CODE = re.compile(r"(``[^\n]+?``|`[^`\n]+`)")
 _JSX_COMMENT = re.compile(r"\{/\*.*?\*/\}", re.DOTALL)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _SUMMARY = re.compile(r"<summary>(?P<text>.*?)</summary>", re.DOTALL)
-# A JSX component tag (capitalised name) or one of the HTML wrappers MDX authors use for folding.
-# Attribute values may be quoted strings or simple {expressions}, possibly over several lines.
-_JSX_TAG = re.compile(
-    r"<(?P<close>/)?(?P<name>[A-Z][\w.]*|details)"
-    r"(?P<attrs>(?:\s(?:[^<>\"'{}]|\"[^\"]*\"|'[^']*'|\{[^{}]*\})*)?)>",
-    re.DOTALL,
-)
-_ATTRIBUTE = re.compile(
-    r"(?P<name>[\w-]+)=(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|\{[\"'`](?P<ex>[^\"'`]*)[\"'`]\})"
-)
 # Only statement shapes that MDX itself would treat as ESM, so prose starting with "import" survives.
 _ESM_START = re.compile(
     r"^(import\s.*\bfrom\s*['\"]|import\s*['\"]|import\s*(type\s+)?\{[^}]*$"
@@ -110,12 +102,18 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 
 def clean_mdx(text: str) -> str:
     """Turn MDX into plain Markdown: no imports, JSX, comments or `:::` admonitions; fences untouched."""
+    return clean_mdx_with_findings(text)[0]
+
+
+def clean_mdx_with_findings(text: str) -> tuple[str, ComponentFindings]:
+    """Clean MDX and also return what its components held (quiz data, unknown components by line)."""
+    findings = ComponentFindings()
     lines = text.split("\n")
     in_code = _code_lines(lines)
-    lines = _clean_prose_chunks(lines, in_code)
+    lines = _clean_prose_chunks(lines, in_code, findings)
     lines = _drop_esm(lines, in_code)
     lines = _convert_admonitions(lines, in_code)
-    return "\n".join(lines)
+    return "\n".join(lines), findings
 
 
 def _code_lines(lines: list[str]) -> list[bool]:
@@ -137,8 +135,8 @@ def _code_lines(lines: list[str]) -> list[bool]:
     return flags
 
 
-def _clean_prose_chunks(lines: list[str], in_code: list[bool]) -> list[str]:
-    """Apply the multi-line substitutions (comments, JSX tags) to each run of non-code lines."""
+def _clean_prose_chunks(lines: list[str], in_code: list[bool], findings: ComponentFindings) -> list[str]:
+    """Apply the multi-line substitutions (comments, JSX components) to each run of non-code lines."""
     result: list[str] = []
     start = 0
     while start < len(lines):
@@ -147,7 +145,7 @@ def _clean_prose_chunks(lines: list[str], in_code: list[bool]) -> list[str]:
             end += 1
         chunk = "\n".join(lines[start:end])
         if not in_code[start]:
-            chunk = _outside_inline_code(chunk)
+            chunk = replace_components(_outside_inline_code(chunk), start, findings)
         result.extend(chunk.split("\n"))
         start = end
     return result
@@ -159,8 +157,7 @@ def _outside_inline_code(chunk: str) -> str:
     for index in range(0, len(parts), 2):
         part = _JSX_COMMENT.sub(_blank_keeping_lines, parts[index])
         part = _HTML_COMMENT.sub(_blank_keeping_lines, part)
-        part = _SUMMARY.sub(_summary_as_bold, part)
-        parts[index] = _JSX_TAG.sub(_replace_jsx_tag, part)
+        parts[index] = _SUMMARY.sub(_summary_as_bold, part)
     return "".join(parts)
 
 
@@ -171,29 +168,6 @@ def _blank_keeping_lines(match: re.Match[str]) -> str:
 def _summary_as_bold(match: re.Match[str]) -> str:
     text = " ".join(match["text"].split())
     return f"**{text}**" + "\n" * match.group(0).count("\n") if text else _blank_keeping_lines(match)
-
-
-def _replace_jsx_tag(match: re.Match[str]) -> str:
-    """Unwrap a component: keep a tab's label or a figure's caption/alt text, drop the markup."""
-    newlines = "\n" * match.group(0).count("\n")
-    if match["close"]:
-        return newlines
-    attributes = _attributes(match["attrs"] or "")
-    self_closing = (match["attrs"] or "").rstrip().endswith("/")
-    if self_closing:
-        text = next((attributes[k] for k in ("caption", "alt", "title", "label") if attributes.get(k)), "")
-        return text + newlines
-    if match["name"] == "TabItem":
-        label = attributes.get("label") or attributes.get("value")
-        return f"**{label}**{newlines}" if label else newlines
-    return newlines
-
-
-def _attributes(raw: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for match in _ATTRIBUTE.finditer(raw):
-        values[match["name"]] = match["dq"] or match["sq"] or match["ex"] or ""
-    return values
 
 
 def _drop_esm(lines: list[str], in_code: list[bool]) -> list[str]:

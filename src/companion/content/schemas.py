@@ -221,11 +221,14 @@ class Chapter(BaseModel):
 
 
 class Module(BaseModel):
-    """A named group of chapters."""
+    """A named group of chapters; `parent` names the module it is nested in (a sidebar sub-category)."""
 
     id: Identifier
     title: str
     chapters: list[str] = Field(default_factory=list)
+    parent: str | None = None
+    description: str = ""
+    collapsed: bool = True
 
 
 class Course(BaseModel):

@@ -281,6 +281,9 @@ def _sentences(inline: Token, source: str, block: int) -> list[_Unit]:
 def _code_pieces(token: Token, source: str, block: int) -> list[_Unit]:
     """A code block as one unit, or cut between lines when it is longer than a chunk."""
     code = token.content.rstrip("\n")
+    if token.type == "fence" and token.info.strip().lower() == "mermaid":
+        # A diagram is matched (and read in plain text) by its labels, not its arrows and node ids.
+        return [_Unit(markdown=source, text=mermaid_text(code), kind="code", block=block)]
     if len(code.split()) <= MAX_WORDS:
         return [_Unit(markdown=source, text=code, kind="code", block=block)]
     fence = "```" if token.type == "fence" else ""
@@ -297,6 +300,18 @@ def _code_pieces(token: Token, source: str, block: int) -> list[_Unit]:
         # Separate fences must be separated by a blank line.
         units.append(_Unit(markdown=markdown, text=text, kind="code", block=block, glue="\n\n"))
     return units
+
+
+_MERMAID_LABEL = re.compile(
+    r"\[\(?\"?([^\]\"]+)\"?\)?\]|\(\(?\"?([^)\"]+)\"?\)?\)|\{\"?([^}\"]+)\"?\}|\|\"?([^|\"]+)\"?\|"
+)
+
+
+def mermaid_text(code: str) -> str:
+    """The labels of a Mermaid diagram, in order and once each: "Diagram: A; B; C"."""
+    labels = [next(group for group in match.groups() if group) for match in _MERMAID_LABEL.finditer(code)]
+    unique = list(dict.fromkeys(" ".join(label.split()) for label in labels if label.strip()))
+    return "Diagram: " + "; ".join(unique) if unique else ""
 
 
 def _list_items(tokens: list[Token], lines: list[str], block: int) -> list[_Unit]:

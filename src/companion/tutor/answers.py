@@ -10,6 +10,7 @@ answer says so and names the nearest sections.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,14 +23,26 @@ from companion.search import terms as search_terms
 from companion.search.citations import citation
 from companion.search.engine import SearchHit
 from companion.search.index import CourseIndex, Retrieval
+from companion.tutor import compose
+from companion.tutor import units as units_module
 from companion.tutor.schemas import Grounding, Source
+from companion.tutor.units import Unit
 
 MAX_SOURCES = 3
-MAX_SENTENCES = 4
-SENTENCES_PER_SOURCE = 2
-# Beyond the opening one, a sentence is quoted only if it holds this share of the question's terms.
-MIN_SENTENCE_COVERAGE = 0.4
 NEAREST_SECTIONS = 3
+# Words of a request about a selection that say how to explain, not what about ("simpler", "example").
+GENERIC_REQUEST_TERMS = frozenset(
+    search_terms.query_terms(
+        "term terms plain english new topic beginner like again other word words simple simpler easy easier"
+        " example examples instance illustrate analogy concrete real world case why matter matters mean"
+        " understand confused confusing elaborate clarify summarize rephrase expand break down step please"
+        " help lost part give show explain idea point sense get kid child layman eli5 short shorter"
+        " paragraph sentence passage selection selected this that it don doesn didn isn can sure follow"
+        " lost quite fully really bit little more detail details"
+    )
+)
+_EXAMPLE_REQUEST = re.compile(r"\b(example|examples|instance|illustrat\w*|analog\w*|concrete|case)\b", re.I)
+_REASON_REQUEST = re.compile(r"\b(why|matters?|important|purpose|point)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -61,22 +74,6 @@ class Answer:
     grounding: Grounding
 
 
-@dataclass(frozen=True)
-class _Sentence:
-    text: str
-    source: Candidate | None
-    score: float
-    position: int
-
-
-def coverage(terms: set[str], text_terms: set[str], entry: CourseIndex) -> float:
-    """The share of `terms` found in a text, each weighted by its rarity in the course (0 to 1)."""
-    total = sum(entry.term_weight(term) for term in terms)
-    if not total:
-        return 0.0
-    return sum(entry.term_weight(term) for term in terms & text_terms) / total
-
-
 def judge(
     retrieval: Retrieval, *, question: str, user: User | None, thresholds: Thresholds
 ) -> list[Candidate]:
@@ -87,7 +84,7 @@ def judge(
     for hit in retrieval.hits:
         chapter = pack.chapter(hit.payload["chapter_id"])
         assert chapter is not None  # the index was built from this very pack
-        covered = coverage(terms, search_terms.query_terms(hit.text), retrieval.entry)
+        covered = compose.weighted_coverage(terms, search_terms.query_terms(hit.text), retrieval.entry)
         if retrieval.mode == "hybrid":
             semantic = max(hit.semantic_score or 0.0, 0.0)
             relevant = semantic >= thresholds.min_semantic or (
@@ -111,32 +108,35 @@ def judge(
 
 
 def answer_from_course(question: str, candidates: Sequence[Candidate], *, course_titles: list[str]) -> Answer:
-    """The best sentences of the best passages the learner may read, cited; or an honest "not covered"."""
+    """Whole units of the section that best answers, cited; a locked-chapter note; or "not covered"."""
     ranked = sorted(candidates, key=lambda candidate: candidate.hit.score, reverse=True)
-    relevant = [candidate for candidate in ranked if candidate.relevant]
-    readable = [candidate for candidate in relevant if candidate.access.allowed]
-    # A locked chapter is worth mentioning when it is among the best passages on the question.
-    locked = [candidate for candidate in relevant[:MAX_SOURCES] if not candidate.access.allowed]
+    choices = compose.choose_sections(question, ranked)
+    answering = [choice for choice in choices if choice.answers]
+    readable = [choice for choice in answering if choice.candidate.access.allowed]
+    # A locked chapter is worth mentioning when it is among the best sections on the question.
+    locked = [choice.candidate for choice in answering[:MAX_SOURCES] if not choice.candidate.access.allowed]
     if not readable:
-        if relevant:
+        if answering:
             lines = ["The course covers this in chapters your plan does not open yet:", ""]
-            lines += _locked_lines(relevant)
+            lines += _locked_lines([choice.candidate for choice in answering])
             return Answer(text="\n".join(lines), sources=[], grounding="locked")
         return _not_covered(ranked, course_titles)
-
-    terms = search_terms.content_terms(question)
-    passages = readable[:MAX_SOURCES]
-    sentences = [
-        _Sentence(text=text, source=candidate, score=_score(text, terms, candidate), position=position)
-        for candidate in passages
-        for position, text in enumerate(chunking.prose(candidate.hit.payload["content"]))
-    ]
-    chosen = _choose(sentences, first_from=passages[0])
-    text, sources = _render(chosen, intro="Here is what the course says:")
-    also = _locked_lines(locked)
+    primary = readable[0]
+    quoted = compose.units_to_quote(question, primary)
+    also = compose.related(readable, primary, limit=MAX_SOURCES - 1)
+    sources = [_source(primary.candidate, score=primary.coverage)]
+    lines = [f'From "{primary.section.title}", in {primary.chapter.title}:', ""]
+    lines += _quoted(quoted, marker=1)
     if also:
-        text += "\n\nMore on this in chapters your plan does not open yet:\n" + "\n".join(also)
-    return Answer(text=text, sources=sources, grounding="course")
+        lines += ["", "Also covered in:"]
+        for choice in also:
+            sources.append(_source(choice.candidate, score=choice.coverage))
+            lines.append(f"- [{len(sources)}] {choice.section.title}, in {choice.chapter.title}")
+    notes = _locked_lines(locked)
+    if notes:
+        lines += ["", "More on this in chapters your plan does not open yet:", *notes]
+    lines += ["", "Sources:", *_source_lines(sources)]
+    return Answer(text="\n".join(lines).strip(), sources=sources, grounding="course")
 
 
 def answer_from_selection(
@@ -150,127 +150,127 @@ def answer_from_selection(
 ) -> Answer:
     """An answer drawn only from the selected passage and, when it is known, the section it comes from.
 
-    `related` says whether search found the section relevant to the question (by meaning) when no
-    sentence shares its terms; a question about something else is told so rather than answered.
+    A generic request ("explain this in simpler terms", "give an example") is answered from the unit
+    holding the selection and the unit of its section that best serves the request. A specific question
+    is answered from the section's units that hold its terms; `related` says whether search found the
+    section relevant by meaning when none does. A question about something else is told so.
     """
     question_terms = search_terms.content_terms(question)
-    selection_terms = search_terms.content_terms(selected_text)
-    # "What does this mean?" says nothing of its own: the selection is then what the question is about.
-    terms = question_terms or selection_terms
+    generic = not (question_terms - GENERIC_REQUEST_TERMS)
     where = f' ("{section.title}")' if section else ""
-
-    sentences: list[_Sentence] = []
-    if entry is not None and chapter is not None and section is not None:
-        for chunk in chunking.chunk_section(entry.pack.course.id, chapter, section):
-            source = _section_candidate(entry, chapter, chunk)
-            for position, text in enumerate(chunking.prose(chunk.markdown)):
-                score = _overlap(text, terms, entry) + 0.5 * _overlap(text, selection_terms, entry)
-                sentences.append(_Sentence(text=text, source=source, score=score, position=position))
+    if entry is None or chapter is None or section is None:
+        # A passage from outside the course: all there is to quote is the passage itself.
+        quoted = _quoted([_selection_unit(selected_text)], marker=None)
+        text = "\n".join(["From the passage you selected:", "", *quoted])
+        return Answer(text=text, sources=[], grounding="selection")
+    section_units = units_module.units_of(section.content_markdown)
+    holding = _unit_holding(selected_text, section_units)
+    if generic:
+        chosen = [holding or _selection_unit(selected_text)]
+        helper = _helper_unit(question, section_units, exclude=chosen[0])
+        if helper is not None:
+            chosen.append(helper)
     else:
-        for position, text in enumerate(chunking.prose(selected_text)):
-            words = search_terms.query_terms(text)
-            score = len(terms & words) / max(len(terms), 1)
-            sentences.append(_Sentence(text=text, source=None, score=score, position=position))
+        selection_terms = search_terms.query_terms(selected_text)
+        scored = compose.score_units(question_terms, section_units, entry)
+        on_topic = [(score, unit) for score, unit in scored if question_terms & unit.terms]
+        if not on_topic and not related:
+            text = (
+                f"The passage you selected and its section{where} do not seem to answer this. "
+                "Ask again without a selection to search the whole course."
+            )
+            return Answer(text=text, sources=[], grounding="not_covered")
+        best = max(
+            (on_topic or list(scored)),
+            key=lambda pair: pair[0] + 0.5 * compose.weighted_coverage(selection_terms, pair[1].terms, entry),
+        )[1]
+        chosen = [best] + ([holding] if holding is not None and holding is not best else [])
+    chosen = sorted({id(unit): unit for unit in chosen}.values(), key=lambda unit: unit.position)
+    source = _section_source(entry, chapter, section)
+    lines = [f"From the passage you selected and its section{where}, in {chapter.title}:", ""]
+    lines += _quoted(chosen, marker=1)
+    lines += ["", "Sources:", *_source_lines([source])]
+    return Answer(text="\n".join(lines).strip(), sources=[source], grounding="selection")
 
-    on_topic = any(question_terms & search_terms.query_terms(sentence.text) for sentence in sentences)
-    if question_terms and not on_topic and not related:
-        text = (
-            f"The passage you selected and its section{where} do not seem to answer this. "
-            "Ask again without a selection to search the whole course."
-        )
-        return Answer(text=text, sources=[], grounding="not_covered")
-    chosen = _choose(sentences, first_from=None, per_source=MAX_SENTENCES)
-    text, sources = _render(chosen, intro=f"From the passage you selected and its section{where}:")
-    return Answer(text=text, sources=sources, grounding="selection")
 
-
-def _section_candidate(entry: CourseIndex, chapter: Chapter, chunk: chunking.Chunk) -> Candidate:
-    hit = SearchHit(
-        id=chunk.chunk_id,
-        score=0.0,
-        text=chunk.search_text,
-        payload={
-            "chapter_id": chapter.chapter_id,
-            "section_id": chunk.section.section_id,
-            "content": chunk.markdown,
-        },
-        lexical_rank=None,
-        lexical_score=None,
-        semantic_rank=None,
-        semantic_score=None,
+def _selection_unit(selected_text: str) -> Unit:
+    return Unit(
+        markdown=selected_text.strip(),
+        text=selected_text.strip(),
+        heading=None,
+        kind="paragraph",
+        position=-1,
     )
-    allowed = AccessDecision(True, chapter.access_tier, chapter.access_tier, "")
-    return Candidate(hit=hit, entry=entry, chapter=chapter, access=allowed, relevance=0.0, relevant=True)
 
 
-def _overlap(text: str, terms: set[str], entry: CourseIndex) -> float:
-    return coverage(terms, search_terms.query_terms(text), entry) if terms else 0.0
+def _normalised(text: str) -> str:
+    return " ".join(chunking.plain_text(text).split()).lower()
 
 
-def _score(text: str, terms: set[str], candidate: Candidate) -> float:
-    share = _overlap(text, terms, candidate.entry)
-    if share < MIN_SENTENCE_COVERAGE:
-        return 0.0
-    # Share of the question's terms in the sentence, a little extra for a more relevant passage.
-    return share + 0.1 * candidate.relevance
+def _unit_holding(selected_text: str, section_units: Sequence[Unit]) -> Unit | None:
+    """The unit that contains the selection (or its start, when the selection spans several units)."""
+    wanted = _normalised(selected_text)
+    if not wanted:
+        return None
+    head = wanted[:80]
+    for unit in section_units:
+        text = " ".join(unit.text.split()).lower()
+        if wanted in text or head in text:
+            return unit
+    return None
 
 
-def _choose(
-    sentences: Sequence[_Sentence], *, first_from: Candidate | None, per_source: int = SENTENCES_PER_SOURCE
-) -> list[_Sentence]:
-    """Up to MAX_SENTENCES distinct sentences, best first; the best passage always contributes."""
-    seen: set[str] = set()
-    unique = []
-    for sentence in sentences:
-        key = " ".join(sentence.text.lower().split())
-        if key not in seen:
-            seen.add(key)
-            unique.append(sentence)
-    ranked = sorted(unique, key=lambda sentence: (-sentence.score, sentence.position))
-    chosen: list[_Sentence] = []
-    if first_from is not None:
-        # The top passage opens the answer even when its wording differs from the question's.
-        opening = next((sentence for sentence in ranked if sentence.source is first_from), None)
-        chosen.extend([opening] if opening else [])
-    per: dict[int, int] = {}
-    for sentence in chosen:
-        per[id(sentence.source)] = per.get(id(sentence.source), 0) + 1
-    for sentence in ranked:
-        if len(chosen) >= MAX_SENTENCES:
-            break
-        taken = any(sentence is other for other in chosen)
-        if taken or sentence.score <= 0 or per.get(id(sentence.source), 0) >= per_source:
-            continue
-        chosen.append(sentence)
-        per[id(sentence.source)] = per.get(id(sentence.source), 0) + 1
-    if not chosen and ranked:
-        chosen.append(ranked[0])
-    return chosen
+def _helper_unit(question: str, section_units: Sequence[Unit], *, exclude: Unit) -> Unit | None:
+    """The unit of the section that serves a generic request: an example, a reason, or a plain restatement."""
+    teaching = [
+        unit for unit in section_units if unit is not exclude and not unit.is_metadata and unit.kind != "code"
+    ]
+    if not teaching:
+        return None
+    if _EXAMPLE_REQUEST.search(question):
+        wanted = [unit for unit in teaching if unit.has_example]
+    elif _REASON_REQUEST.search(question):
+        wanted = [unit for unit in teaching if unit.has_reason]
+    else:
+        wanted = [unit for unit in teaching if unit.has_plain_wording]
+    if wanted:
+        # The one nearest the selection explains it best.
+        return min(wanted, key=lambda unit: abs(unit.position - exclude.position))
+    following = [unit for unit in teaching if unit.position > exclude.position]
+    return following[0] if following else teaching[0]
 
 
-def _render(chosen: list[_Sentence], *, intro: str) -> tuple[str, list[Source]]:
-    """Sentences grouped by passage, in reading order, each group followed by its [n] marker."""
-    order: list[Candidate | None] = []
-    for sentence in chosen:
-        if sentence.source not in order:
-            order.append(sentence.source)
-    lines = [intro, ""]
-    sources: list[Source] = []
-    for candidate in order:
-        group = sorted((s for s in chosen if s.source is candidate), key=lambda s: s.position)
-        quoted = " ".join(sentence.text for sentence in group)
-        if candidate is None:
-            lines += [f"> {quoted}", ""]
-            continue
-        sources.append(_source(candidate, score=max(s.score for s in group)))
-        lines += [f"> {quoted} [{len(sources)}]", ""]
-    if sources:
-        lines.append("Sources:")
-        lines += [
-            f"[{number}] {source.section_title}, in {source.chapter_title} ({source.url})"
-            for number, source in enumerate(sources, start=1)
-        ]
-    return "\n".join(lines).strip(), sources
+def _quoted(chosen: Sequence[Unit], *, marker: int | None) -> list[str]:
+    """Units as blockquotes separated by blank lines; the citation marker closes the last one."""
+    lines: list[str] = []
+    for index, unit in enumerate(chosen):
+        block = units_module.quote(unit)
+        if marker is not None and index == len(chosen) - 1:
+            block += f" [{marker}]"
+        lines += [block, ""]
+    return lines[:-1]
+
+
+def _source_lines(sources: Sequence[Source]) -> list[str]:
+    return [
+        f"[{number}] {source.section_title}, in {source.chapter_title} ({source.url})"
+        for number, source in enumerate(sources, start=1)
+    ]
+
+
+def _section_source(entry: CourseIndex, chapter: Chapter, section: Section) -> Source:
+    cited = citation(entry.pack, chapter, section.section_id)
+    return Source(
+        course_id=cited.course_id,
+        chapter_id=cited.chapter_id,
+        chapter_title=cited.chapter_title,
+        section_id=cited.section_id,
+        section_title=cited.section_title,
+        chunk_id=chunking.chunk_id(entry.pack.course.id, chapter.chapter_id, section.section_id, 0),
+        anchor=cited.anchor,
+        url=cited.url,
+        relevance_score=1.0,
+    )
 
 
 def _source(candidate: Candidate, *, score: float) -> Source:
