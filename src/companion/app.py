@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from companion.accounts.router import router as accounts_router
+from companion.billing.router import router as billing_router
 from companion.cache import create_cache
 from companion.config import Settings, get_settings
 from companion.content.router import router as content_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_router)
     app.include_router(tutor_router)
     app.include_router(oauth_router)
+    app.include_router(billing_router)
     # /mcp, its OAuth metadata and the authorization server's endpoints.
     app.state.mcp = mount_mcp(app, settings)
     return app

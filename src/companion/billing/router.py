@@ -1,0 +1,104 @@
+"""Billing endpoints: the learner's subscription, Stripe checkout and webhooks, the admin override."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from companion import cache as cache_keys
+from companion.accounts.dependencies import AdminUser, CurrentUser
+from companion.accounts.models import User
+from companion.billing import payments
+from companion.billing import service as billing_service
+from companion.billing import webhooks as billing_webhooks
+from companion.billing.dependencies import StripeGatewayDep
+from companion.billing.models import Subscription
+from companion.billing.schemas import (
+    CheckoutRequest,
+    CheckoutSession,
+    SubscriptionRead,
+    SubscriptionUpdate,
+    WebhookReceipt,
+)
+from companion.billing.stripe_gateway import verify_event
+from companion.cache import Cache
+from companion.dependencies import CacheDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["billing"])
+
+
+def _read(user: User, subscription: Subscription) -> SubscriptionRead:
+    return SubscriptionRead.model_validate(
+        {
+            **{
+                name: getattr(subscription, name)
+                for name in SubscriptionRead.model_fields
+                if name != "effective_tier"
+            },
+            "effective_tier": billing_service.effective_tier(user),
+        }
+    )
+
+
+async def _forget(cache: Cache, user: User) -> None:
+    await cache.delete(cache_keys.user_key(user.id), cache_keys.subscription_key(user.id))
+
+
+@router.get("/subscription", response_model=SubscriptionRead)
+async def read_subscription(user: CurrentUser, session: SessionDep) -> SubscriptionRead:
+    """The signed-in learner's plan, the tier usable now, and when it ends or renews."""
+    return _read(user, await billing_service.get_subscription(session, user=user))
+
+
+@router.post("/subscription/checkout", response_model=CheckoutSession)
+async def checkout(
+    data: CheckoutRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    gateway: StripeGatewayDep,
+) -> CheckoutSession:
+    """Start paying for a higher plan: returns a Stripe Checkout URL (503 when payments are off)."""
+    return await payments.start_checkout(
+        session, user=user, tier=data.tier, seats=data.seats, gateway=gateway, settings=settings
+    )
+
+
+@router.post("/subscription/cancel", response_model=SubscriptionRead)
+async def cancel_subscription(
+    user: CurrentUser, session: SessionDep, gateway: StripeGatewayDep, cache: CacheDep
+) -> SubscriptionRead:
+    """Stop renewing: the plan stays until `expires_at`, then drops to free."""
+    subscription = await payments.cancel_subscription(session, user=user, gateway=gateway)
+    await _forget(cache, user)
+    return _read(user, subscription)
+
+
+@router.post("/billing/stripe/webhook", response_model=WebhookReceipt)
+async def stripe_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep, gateway: StripeGatewayDep, cache: CacheDep
+) -> WebhookReceipt:
+    """Stripe's event deliveries: verified by signature, applied once per event id, in event order."""
+    event = verify_event(
+        await request.body(), request.headers.get("stripe-signature"), secret=settings.stripe_webhook_secret
+    )
+    outcome, user = await billing_webhooks.handle_event(
+        session, event=event, gateway=gateway, settings=settings
+    )
+    if user is not None:
+        await _forget(cache, user)
+    return WebhookReceipt(outcome=outcome)
+
+
+@router.put("/admin/users/{user_id}/subscription", response_model=SubscriptionRead)
+async def admin_set_subscription(
+    user_id: uuid.UUID, data: SubscriptionUpdate, admin: AdminUser, session: SessionDep, cache: CacheDep
+) -> SubscriptionRead:
+    """Set a learner's plan by hand (the same rules as everywhere: no direct pro → free)."""
+    user = await billing_service.get_user(session, user_id)
+    subscription = await billing_service.change_tier(
+        session, user=user, tier=data.tier, expires_at=data.expires_at, seats=data.seats, source="admin"
+    )
+    await _forget(cache, user)
+    return _read(user, subscription)

@@ -1,0 +1,63 @@
+"""Billing request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from companion.accounts.schemas import Tier
+from companion.billing.service import MAX_SEATS
+
+PaidTier = Literal["premium", "pro", "team"]
+
+
+class SubscriptionRead(BaseModel):
+    """A learner's subscription: the tier held, the tier usable now, and when it ends."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    tier: Tier
+    effective_tier: Tier
+    status: Literal["active", "expired", "canceled"]
+    started_at: datetime
+    expires_at: datetime | None
+    auto_renew: bool
+    canceled_at: datetime | None
+    payment_provider: str | None
+    seats: int | None
+    payment_failed_at: datetime | None
+
+
+class CheckoutRequest(BaseModel):
+    """The paid tier to buy; a team plan also names its seats."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: PaidTier
+    seats: int | None = Field(default=None, ge=1, le=MAX_SEATS)
+
+
+class CheckoutSession(BaseModel):
+    """Where to send the learner to pay."""
+
+    session_id: str
+    checkout_url: str
+
+
+class SubscriptionUpdate(BaseModel):
+    """An administrator's change of plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: Tier
+    expires_at: datetime | None = Field(default=None, description="When the plan ends; none = until changed.")
+    seats: int | None = Field(default=None, ge=1, le=MAX_SEATS)
+
+
+class WebhookReceipt(BaseModel):
+    """What became of a delivered event."""
+
+    received: bool = True
+    outcome: Literal["applied", "stale", "ignored", "duplicate"]
