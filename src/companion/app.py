@@ -21,6 +21,7 @@ from companion.db import create_engine, create_sessionmaker
 from companion.error_handlers import install_error_handlers
 from companion.jobs import registry as jobs
 from companion.mcp.http import mount_mcp
+from companion.metrics import MetricsMiddleware
 from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
 from companion.ops.router import router as ops_router
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "ETag"],
         )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)
     # Content first: routes are matched in order, and chapter reads are the hottest path.
     app.include_router(content_router)
     app.include_router(ops_router)

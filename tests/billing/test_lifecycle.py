@@ -40,7 +40,9 @@ async def test_transitions_follow_the_rules_and_never_disagree(
     now = utcnow()
     await assert_invariant(db_session)
 
-    await billing_service.change_tier(db_session, user=user, tier="premium", expires_at=now + timedelta(days=30))
+    await billing_service.change_tier(
+        db_session, user=user, tier="premium", expires_at=now + timedelta(days=30)
+    )
     await assert_invariant(db_session)
     await billing_service.change_tier(db_session, user=user, tier="pro", expires_at=now + timedelta(days=30))
     await assert_invariant(db_session)
@@ -48,7 +50,9 @@ async def test_transitions_follow_the_rules_and_never_disagree(
         await billing_service.change_tier(db_session, user=user, tier="free")
     assert user.subscription_tier == "pro"
 
-    await billing_service.change_tier(db_session, user=user, tier="premium", expires_at=now + timedelta(days=2))
+    await billing_service.change_tier(
+        db_session, user=user, tier="premium", expires_at=now + timedelta(days=2)
+    )
     await assert_invariant(db_session)
 
     canceled = await billing_service.cancel(db_session, user=user, now=now)
@@ -69,7 +73,9 @@ async def test_transitions_follow_the_rules_and_never_disagree(
     assert (user.subscription_tier, subscription.tier, subscription.status) == ("free", "free", "expired")
 
     # Renewal after expiry, then every other job leaves the invariant intact.
-    await billing_service.change_tier(db_session, user=user, tier="pro", expires_at=later + timedelta(days=30))
+    await billing_service.change_tier(
+        db_session, user=user, tier="pro", expires_at=later + timedelta(days=30)
+    )
     await db_session.commit()
     for job in JOBS.values():
         await run_job(app.state.sessionmaker, job, now=later)
@@ -119,7 +125,9 @@ async def test_admin_route_and_cli_share_the_rules(
     refused = await client.put(url, json={"tier": "pro"}, headers=learner["headers"])
     assert refused.status_code == 403
     expires = (utcnow() + timedelta(days=30)).isoformat()
-    granted = await client.put(url, json={"tier": "pro", "expires_at": expires}, headers=admin_tokens["headers"])
+    granted = await client.put(
+        url, json={"tier": "pro", "expires_at": expires}, headers=admin_tokens["headers"]
+    )
     assert granted.status_code == 200, granted.text
     assert granted.json()["tier"] == "pro" and granted.json()["effective_tier"] == "pro"
     to_free = await client.put(url, json={"tier": "free"}, headers=admin_tokens["headers"])
@@ -127,7 +135,9 @@ async def test_admin_route_and_cli_share_the_rules(
     no_seats = await client.put(url, json={"tier": "team"}, headers=admin_tokens["headers"])
     assert no_seats.status_code == 422
     missing = await client.put(
-        f"/api/v1/admin/users/{uuid.uuid4()}/subscription", json={"tier": "pro"}, headers=admin_tokens["headers"]
+        f"/api/v1/admin/users/{uuid.uuid4()}/subscription",
+        json={"tier": "pro"},
+        headers=admin_tokens["headers"],
     )
     assert missing.status_code == 404
     mine = await client.get("/api/v1/subscription", headers=learner["headers"])

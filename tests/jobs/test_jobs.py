@@ -48,13 +48,14 @@ async def test_jobs_remove_only_what_expired(app: FastAPI, sign_up: SignUp, db_s
     user = await db_session.get(User, user_id)
     assert user is not None
     await billing_service.change_tier(
-        db_session, user=user, tier="premium", expires_at=now - timedelta(days=1)
+        db_session, user=user, tier="premium", expires_at=now + timedelta(seconds=1)
     )
     await db_session.commit()
+    soon = now + timedelta(minutes=1)  # the subscription has lapsed by then; nothing else changes
 
     # Two schedulers firing at the same moment must not fail or double-count.
     results = await asyncio.gather(
-        *(run_job(app.state.sessionmaker, job) for job in JOBS.values() for _ in range(2))
+        *(run_job(app.state.sessionmaker, job, now=soon) for job in JOBS.values() for _ in range(2))
     )
     assert all(count >= 0 for count in results)
 

@@ -17,6 +17,7 @@ import math
 import re
 import shutil
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 from cachetools import LRUCache
 
+from companion import metrics
 from companion.access import service as access_service
 from companion.accounts.models import User
 from companion.config import Settings
@@ -441,6 +443,7 @@ async def search(
     limit: int = 10,
 ) -> SearchResponse:
     """Search one course (or all), with filters; passages of chapters the caller cannot open are withheld."""
+    started = time.perf_counter()
     packs = [catalog.pack(course_id)] if course_id else catalog.packs()
     filters = _filters(packs, chapter_id=chapter_id, module=module, difficulty=difficulty, topic=topic)
     retrievals = [
@@ -456,6 +459,9 @@ async def search(
     results = [_result(hit, retrieval.entry.pack, user, terms) for hit, retrieval in scored]
     reasons = [retrieval.degraded_reason for retrieval in retrievals if retrieval.degraded_reason]
     lexical = any(retrieval.mode == "lexical" for retrieval in retrievals) or not retrievals
+    metrics.SEARCH_LATENCY.labels(mode="lexical" if lexical else "hybrid").observe(
+        time.perf_counter() - started
+    )
     return SearchResponse(
         query=query,
         course_ids=[pack.course.id for pack, _ in filters],
