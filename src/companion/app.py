@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from companion.accounts.router import router as accounts_router
+from companion.analytics.router import router as analytics_router
 from companion.billing.router import router as billing_router
 from companion.cache import create_cache
 from companion.config import Settings, get_settings
@@ -31,6 +32,7 @@ from companion.ratelimit import RateLimiter
 from companion.recommendations.router import router as recommendations_router
 from companion.search.router import router as search_router
 from companion.search.service import CourseSearch
+from companion.teams.router import router as teams_router
 from companion.tutor.router import router as tutor_router
 
 API_DESCRIPTION = """Course Companion serves a course verbatim, searches it, grades quizzes, and tracks
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tutor_router)
     app.include_router(oauth_router)
     app.include_router(billing_router)
+    app.include_router(analytics_router)
+    app.include_router(teams_router)
     # /mcp, its OAuth metadata and the authorization server's endpoints.
     app.state.mcp = mount_mcp(app, settings)
     return app

@@ -18,6 +18,7 @@ FEATURE_TIERS: dict[str, str] = {
     "tutor_synthesis": "pro",
     "personalization": "pro",
     "translation": "pro",
+    "teams": "team",
     "team_analytics": "team",
 }
 
