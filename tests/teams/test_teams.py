@@ -121,3 +121,27 @@ async def test_owner_invites_members_into_seats_and_they_lose_access_when_remove
     assert await state(app, owner["user"]["id"]) == ("free", "free", "expired")
     db_session.expire_all()
     await assert_invariant(db_session)
+
+
+async def test_deleting_the_owner_ends_the_seats(
+    app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp, db_session: AsyncSession
+) -> None:
+    owner = await sign_up(email="lead@example.com")
+    member = await sign_up(email="member@example.com")
+    owner_user = await db_session.get(User, uuid.UUID(owner["user"]["id"]))
+    assert owner_user is not None
+    await billing_service.change_tier(db_session, user=owner_user, tier="team", seats=1)
+    await db_session.commit()
+    assert (await client.post(TEAMS, json={"name": "Lab"}, headers=owner["headers"])).status_code == 201
+    token = (
+        await client.post(
+            f"{TEAMS}/mine/invitations", json={"email": "member@example.com"}, headers=owner["headers"]
+        )
+    ).json()["token"]
+    assert (
+        await client.post(f"{TEAMS}/invitations/accept", json={"token": token}, headers=member["headers"])
+    ).status_code == 200
+    assert await state(app, member["user"]["id"]) == ("team", "team", "active")
+    assert (await client.delete("/api/v1/me", headers=owner["headers"])).status_code == 204
+    assert await state(app, member["user"]["id"]) == ("free", "free", "active")
+    await assert_invariant(db_session)

@@ -253,6 +253,7 @@ async def change_password(
 async def delete_account(session: AsyncSession, *, user: User, cache: Cache) -> None:
     """Delete the account and, by cascade, everything the learner owns."""
     user_id = user.id
+    await billing_service.release_team_seats(session, owner=user)  # seats end with their owner
     await session.delete(user)
     await session.flush()
     await cache.delete(

@@ -376,6 +376,20 @@ async def release_seat(session: AsyncSession, *, member: User, now: datetime | N
     )
 
 
+async def release_team_seats(session: AsyncSession, *, owner: User, now: datetime | None = None) -> int:
+    """Drop every learner seated through this owner back to free (the owner's account is going)."""
+    now = now or datetime.now(UTC)
+    rows = await session.execute(
+        select(User)
+        .join(Subscription, Subscription.user_id == User.id)
+        .where(Subscription.payment_provider == TEAM_PROVIDER, Subscription.payment_id == str(owner.id))
+    )
+    members = list(rows.scalars())
+    for member in members:
+        await release_seat(session, member=member, now=now)
+    return len(members)
+
+
 async def expire_lapsed(session: AsyncSession, *, now: datetime) -> int:
     """Drop every paid subscription past its expiry to free (row and user alike); returns the count."""
     rows = await session.execute(

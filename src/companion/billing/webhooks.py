@@ -49,9 +49,9 @@ def _tier_and_seats(subscription: dict[str, Any], settings: Settings) -> tuple[s
     for item in items:
         tier = by_price.get((item.get("price") or {}).get("id"))
         if tier is not None:
-            return tier, item.get("quantity")
+            return tier, item.get("quantity") or 1
     tier = (subscription.get("metadata") or {}).get("tier")
-    seats = items[0].get("quantity") if items else None
+    seats = (items[0].get("quantity") if items else None) or 1
     return (tier if tier in billing_service.PAID_TIERS else None), seats
 
 
