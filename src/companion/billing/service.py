@@ -1,6 +1,6 @@
 """Subscriptions: the tier a learner holds, its transitions and its expiry.
 
-One function, `_write`, changes a subscription; it mirrors tier and expiry onto the user in the
+One function, `write_subscription`, changes a subscription; it mirrors tier and expiry onto the user in the
 same flush and records the change, so `users.subscription_tier` and the row never disagree.
 """
 
@@ -66,7 +66,7 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _write(
+async def write_subscription(
     session: AsyncSession,
     *,
     user: User,
@@ -75,7 +75,10 @@ async def _write(
     now: datetime,
     **fields: Any,
 ) -> Subscription:
-    """The one writer of subscriptions: set fields, mirror them on the user, record the change."""
+    """The one writer of subscriptions: set fields, mirror them on the user, record the change.
+
+    Only billing modules call it; everything else goes through the transition functions.
+    """
     before = (subscription.tier, subscription.status)
     for name, value in fields.items():
         setattr(subscription, name, value)
@@ -111,7 +114,7 @@ async def _sync_seat_holders(
     owner_has_team = owner_subscription.tier == "team" and owner_subscription.status != "expired"
     for subscription, member in rows.all():
         if owner_has_team:
-            await _write(
+            await write_subscription(
                 session,
                 user=member,
                 subscription=subscription,
@@ -123,7 +126,7 @@ async def _sync_seat_holders(
                 canceled_at=None,
             )
         elif subscription.tier != "free":
-            await _write(
+            await write_subscription(
                 session,
                 user=member,
                 subscription=subscription,
@@ -169,7 +172,7 @@ async def change_tier(
             details={"current_tier": current, "requested_tier": tier},
         )
     unchanged = tier == subscription.tier and subscription.status == "active"
-    return await _write(
+    return await write_subscription(
         session,
         user=user,
         subscription=subscription,
@@ -201,7 +204,7 @@ async def cancel(session: AsyncSession, *, user: User, now: datetime | None = No
     if subscription.status == "canceled":
         return subscription
     if subscription.expires_at is None:
-        return await _write(
+        return await write_subscription(
             session,
             user=user,
             subscription=subscription,
@@ -213,7 +216,7 @@ async def cancel(session: AsyncSession, *, user: User, now: datetime | None = No
             canceled_at=now,
             auto_renew=False,
         )
-    return await _write(
+    return await write_subscription(
         session,
         user=user,
         subscription=subscription,
@@ -276,7 +279,7 @@ async def apply_provider_update(
     }
     if update.state == "ended":
         ended_at = min(update.period_end or now, now)
-        await _write(
+        await write_subscription(
             session,
             user=user,
             subscription=subscription,
@@ -295,7 +298,7 @@ async def apply_provider_update(
         subscription.expires_at is None or update.period_end > subscription.expires_at
     )
     starting = subscription.tier != update.tier or subscription.status == "expired"
-    await _write(
+    await write_subscription(
         session,
         user=user,
         subscription=subscription,
@@ -322,74 +325,6 @@ async def record_payment_failure(session: AsyncSession, *, user: User, failed_at
     return subscription
 
 
-async def grant_seat(
-    session: AsyncSession, *, member: User, owner: User, now: datetime | None = None
-) -> Subscription:
-    """Give a learner team access through an owner's team subscription."""
-    now = now or datetime.now(UTC)
-    subscription = await get_subscription(session, user=member)
-    if (
-        subscription.payment_provider not in (None, "manual", TEAM_PROVIDER)
-        and effective_tier(member, now=now) != "free"
-    ):
-        raise Conflict(
-            "You have a paid subscription of your own; cancel it and let it end before taking a team seat.",
-            details={"tier": subscription.tier},
-        )
-    owner_subscription = await get_subscription(session, user=owner)
-    await _write(
-        session,
-        user=member,
-        subscription=subscription,
-        source="team",
-        now=now,
-        tier="team",
-        status="active",
-        started_at=now,
-        expires_at=owner_subscription.expires_at,
-        canceled_at=None,
-        auto_renew=False,
-        payment_provider=TEAM_PROVIDER,
-        payment_id=str(owner.id),
-        seats=None,
-    )
-    return subscription
-
-
-async def release_seat(session: AsyncSession, *, member: User, now: datetime | None = None) -> Subscription:
-    """Take team access away from a learner whose seat was freed: back to free."""
-    now = now or datetime.now(UTC)
-    subscription = await get_subscription(session, user=member)
-    if subscription.payment_provider != TEAM_PROVIDER:
-        return subscription
-    return await _write(
-        session,
-        user=member,
-        subscription=subscription,
-        source="team",
-        now=now,
-        tier="free",
-        status="active",
-        expires_at=None,
-        payment_provider=None,
-        payment_id=None,
-    )
-
-
-async def release_team_seats(session: AsyncSession, *, owner: User, now: datetime | None = None) -> int:
-    """Drop every learner seated through this owner back to free (the owner's account is going)."""
-    now = now or datetime.now(UTC)
-    rows = await session.execute(
-        select(User)
-        .join(Subscription, Subscription.user_id == User.id)
-        .where(Subscription.payment_provider == TEAM_PROVIDER, Subscription.payment_id == str(owner.id))
-    )
-    members = list(rows.scalars())
-    for member in members:
-        await release_seat(session, member=member, now=now)
-    return len(members)
-
-
 async def expire_lapsed(session: AsyncSession, *, now: datetime) -> int:
     """Drop every paid subscription past its expiry to free (row and user alike); returns the count."""
     rows = await session.execute(
@@ -406,7 +341,7 @@ async def expire_lapsed(session: AsyncSession, *, now: datetime) -> int:
     )
     count = 0
     for subscription, user in rows.all():
-        await _write(
+        await write_subscription(
             session,
             user=user,
             subscription=subscription,

@@ -16,6 +16,7 @@ from companion.access import service as access_service
 from companion.accounts import security
 from companion.accounts import service as accounts_service
 from companion.accounts.models import User
+from companion.billing import seats as billing_seats
 from companion.billing import service as billing_service
 from companion.errors import Conflict, Forbidden, NotFound
 from companion.teams.models import Team, TeamInvitation, TeamMember
@@ -152,7 +153,7 @@ async def accept(session: AsyncSession, *, user: User, token: str, now: datetime
     if int(seated or 0) >= await seats(session, team=team):
         raise Conflict("The team has no free seat; ask its owner.")
     owner = await billing_service.get_user(session, team.owner_id)
-    await billing_service.grant_seat(session, member=user, owner=owner, now=now)
+    await billing_seats.grant_seat(session, member=user, owner=owner, now=now)
     session.add(TeamMember(team_id=team.id, user_id=user.id, joined_at=now))
     invitation.accepted_at = now
     await session.flush()
@@ -165,7 +166,7 @@ async def remove_member(session: AsyncSession, *, team: Team, user_id: uuid.UUID
     if member is None or member.team_id != team.id:
         raise NotFound("No such member in your team.")
     await session.execute(delete(TeamMember).where(TeamMember.id == member.id))
-    await billing_service.release_seat(session, member=await billing_service.get_user(session, user_id))
+    await billing_seats.release_seat(session, member=await billing_service.get_user(session, user_id))
     await session.flush()
 
 
@@ -175,5 +176,5 @@ async def leave(session: AsyncSession, *, user: User) -> None:
     if member is None:
         raise NotFound("You do not hold a seat in any team.")
     await session.execute(delete(TeamMember).where(TeamMember.id == member.id))
-    await billing_service.release_seat(session, member=user)
+    await billing_seats.release_seat(session, member=user)
     await session.flush()
