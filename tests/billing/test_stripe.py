@@ -57,6 +57,10 @@ async def test_checkout_creates_a_session_for_the_tier_price(
         "/api/v1/subscription/checkout", json={"tier": "gold"}, headers=learner["headers"]
     )
     assert unknown.status_code == 422
+    free = await client.post(
+        "/api/v1/subscription/checkout", json={"tier": "free"}, headers=learner["headers"]
+    )
+    assert free.status_code == 422
 
 
 async def test_signed_events_apply_once_and_in_order(

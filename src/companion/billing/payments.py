@@ -27,6 +27,10 @@ async def start_checkout(
     settings: Settings,
 ) -> CheckoutSession:
     """A Stripe Checkout session for the tier's price, tied to the user by `client_reference_id`."""
+    if tier not in billing_service.PAID_TIERS:
+        raise ValidationFailed(
+            "Checkout is for a paid plan.", details={"tiers": list(billing_service.PAID_TIERS)}
+        )
     gateway = require_gateway(gateway)
     price = settings.stripe_price(tier)
     if not price:

@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from companion.accounts.schemas import Tier
 from companion.billing.service import MAX_SEATS
 
-PaidTier = Literal["premium", "pro", "team"]
-
 
 class SubscriptionRead(BaseModel):
     """A learner's subscription: the tier held, the tier usable now, and when it ends."""
@@ -35,7 +33,7 @@ class CheckoutRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tier: PaidTier
+    tier: Tier = Field(description="A paid tier above the current one.")
     seats: int | None = Field(default=None, ge=1, le=MAX_SEATS)
 
 
