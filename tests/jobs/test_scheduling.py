@@ -14,11 +14,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
 from companion.accounts.models import User
 from companion.billing import service as billing_service
 from companion.billing.models import SubscriptionChange
-from companion.config import Settings
+from companion.cli import app as cli
+from companion.config import Settings, get_settings
 from companion.db import create_engine, create_sessionmaker, utcnow
 from companion.jobs.models import JobRun
 from companion.jobs.registry import JOBS, period_start, run_scheduled
@@ -102,6 +104,19 @@ async def test_two_schedulers_on_separate_engines_run_each_period_once(
     )
     assert changes == ["job"]
     await assert_invariant(db_session)
+
+    get_settings.cache_clear()  # the CLI reads the database URL from the environment given here
+    try:
+        status = await asyncio.to_thread(
+            CliRunner().invoke,
+            cli,
+            ["jobs", "status"],
+            env={"COMPANION_DATABASE_URL": settings.resolved_database_url},
+        )
+    finally:
+        get_settings.cache_clear()
+    assert status.exit_code == 0, status.output
+    assert "expire-subscriptions" in status.output and "1 row(s)" in status.output
 
 
 @pytest.mark.postgres
