@@ -1,6 +1,7 @@
 """Imports every domain's tables so Alembic and tests see the whole schema."""
 
 from companion.accounts.models import ApiKey, RefreshToken, User
+from companion.analytics.models import ActivityDay, QuestionMissDay, QuizDay
 from companion.billing.models import BillingEvent, Subscription, SubscriptionChange
 from companion.db import Base
 from companion.jobs.models import JobRun
@@ -14,6 +15,7 @@ from companion.teams.models import Team, TeamInvitation, TeamMember
 from companion.tutor.models import ChatConversation, ChatMessage
 
 __all__ = [
+    "ActivityDay",
     "ApiKey",
     "Base",
     "BillingEvent",
@@ -28,7 +30,9 @@ __all__ = [
     "OAuthClient",
     "OAuthGrant",
     "PersonalizedContentCache",
+    "QuestionMissDay",
     "QuizAttempt",
+    "QuizDay",
     "RefreshToken",
     "Streak",
     "Subscription",

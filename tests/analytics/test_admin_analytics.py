@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import User
 from companion.billing import service as billing_service
+from companion.jobs.registry import JOBS, run_job
 from tests.conftest import SignUp
 from tests.progress.helpers import COURSE, quiz, right_answers, wrong_answers
 
@@ -43,11 +44,17 @@ async def test_report_counts_what_learners_did(
     )
     assert read.is_success, read.text
 
+    # The hourly roll-up (here run by hand, twice: a rerun rebuilds the same rows) feeds the report.
+    refresh = JOBS["refresh-analytics"]
+    first = await run_job(app.state.sessionmaker, refresh)
+    assert first > 0 and await run_job(app.state.sessionmaker, refresh) == first
+
     assert (await client.get("/api/v1/admin/analytics", headers=ada["headers"])).status_code == 403
     assert (await client.get("/api/v1/admin/analytics")).status_code == 401
     response = await client.get("/api/v1/admin/analytics?days=30&fresh=true", headers=admin["headers"])
     assert response.status_code == 200, response.text
     report = response.json()
+    assert report["rollup_refreshed_at"] is not None
 
     assert report["active_learners"]["today"] == 2
     assert report["active_learners"]["last_7_days"] == 2

@@ -1,34 +1,30 @@
-"""Reporting statements over the learning record: set-based, index-friendly, the same on both engines.
+"""Reporting statements: set-based, index-friendly, the same on both engines.
 
 Activity is any learning action with a timestamp: a quiz submitted, a chapter's progress written, a
-learning session, a tutor conversation started. Reporting reads these tables directly (read-only);
-it never writes to another domain's tables.
+learning session, a tutor conversation started. Activity, quiz results and missed questions are read
+from the daily roll-ups (analytics/rollup.py); funnel, tiers and teams' figures from the live tables.
+Reporting only reads other domains' tables; it never writes them.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Date,
-    bindparam,
     case,
-    cast,
     func,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
 
 from companion.accounts.models import User
+from companion.analytics.models import ActivityDay, QuestionMissDay, QuizDay
 from companion.billing.models import SubscriptionChange
-from companion.db import UTCDateTime
 from companion.progress.models import ChapterProgress, LearningSession, Streak
 from companion.quizzes.models import QuizAttempt
 from companion.tutor.models import ChatConversation
@@ -53,41 +49,36 @@ def activity(since: datetime, until: datetime, user_ids: Sequence[uuid.UUID] | N
     return union_all(*selects).subquery("activity")
 
 
-def _day(column: Any, dialect: str) -> ColumnElement[Any]:
-    # Days are UTC days; PostgreSQL would otherwise use the session's time zone.
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
-
-
-async def daily_active(session: AsyncSession, *, since: datetime, until: datetime) -> list[tuple[str, int]]:
-    """Distinct active learners per UTC day."""
-    events = activity(since, until)
-    day = _day(events.c.at, session.get_bind().dialect.name).label("day")
+async def daily_active(session: AsyncSession, *, since: date) -> list[tuple[str, int]]:
+    """Distinct active learners per UTC day from a day on (from the roll-up)."""
     rows = await session.execute(
-        select(day, func.count(func.distinct(events.c.user_id))).group_by(day).order_by(day)
+        select(ActivityDay.day, func.count())
+        .where(ActivityDay.day >= since)
+        .group_by(ActivityDay.day)
+        .order_by(ActivityDay.day)
     )
-    return [(str(found_day), int(count)) for found_day, count in rows.all()]
+    return [
+        (found.isoformat() if isinstance(found, date) else str(found), int(count))
+        for found, count in rows.all()
+    ]
 
 
-async def distinct_active(session: AsyncSession, *, since: datetime, until: datetime) -> int:
-    """Distinct learners active in [since, until)."""
-    events = activity(since, until)
-    return int(await session.scalar(select(func.count(func.distinct(events.c.user_id)))) or 0)
+async def distinct_active(session: AsyncSession, *, since: date) -> int:
+    """Distinct learners active on any UTC day from `since` on."""
+    statement = select(func.count(func.distinct(ActivityDay.user_id))).where(ActivityDay.day >= since)
+    return int(await session.scalar(statement) or 0)
 
 
-async def retention(
-    session: AsyncSession, *, boundary: datetime, window_start: datetime, now: datetime
-) -> dict[str, int]:
-    """Learners active before the boundary, after it, and in both windows."""
-    events = activity(window_start, now)
+async def retention(session: AsyncSession, *, boundary: date, window_start: date) -> dict[str, int]:
+    """Learners active in [window_start, boundary), from the boundary on, and in both."""
     per_learner = (
         select(
-            events.c.user_id,
-            func.max(case((events.c.at >= boundary, 1), else_=0)).label("recent"),
-            func.max(case((events.c.at < boundary, 1), else_=0)).label("prior"),
+            ActivityDay.user_id,
+            func.max(case((ActivityDay.day >= boundary, 1), else_=0)).label("recent"),
+            func.max(case((ActivityDay.day < boundary, 1), else_=0)).label("prior"),
         )
-        .group_by(events.c.user_id)
+        .where(ActivityDay.day >= window_start)
+        .group_by(ActivityDay.user_id)
         .subquery()
     )
     row = (
@@ -128,53 +119,42 @@ async def chapter_funnel(session: AsyncSession) -> list[tuple[str, str, int, int
     return [(course, chapter, int(started), int(done or 0)) for course, chapter, started, done in rows.all()]
 
 
-async def quiz_outcomes(
-    session: AsyncSession, *, since: datetime
-) -> list[tuple[str, str, int, int, int, float]]:
-    """(course, quiz, attempts, passed, learners, mean score) over attempts submitted since."""
+async def quiz_outcomes(session: AsyncSession, *, since: date) -> list[tuple[str, str, int, int, float]]:
+    """(course, quiz, attempts, passed, mean score) over attempts submitted from a UTC day on."""
     rows = await session.execute(
         select(
-            QuizAttempt.course_id,
-            QuizAttempt.quiz_id,
-            func.count(),
-            func.sum(case((QuizAttempt.passed.is_(True), 1), else_=0)),
-            func.count(func.distinct(QuizAttempt.user_id)),
-            func.avg(QuizAttempt.score),
+            QuizDay.course_id,
+            QuizDay.quiz_id,
+            func.sum(QuizDay.attempts),
+            func.sum(QuizDay.passed),
+            func.sum(QuizDay.score_total),
         )
-        .where(QuizAttempt.submitted_at >= since, QuizAttempt.status == "submitted")
-        .group_by(QuizAttempt.course_id, QuizAttempt.quiz_id)
+        .where(QuizDay.day >= since)
+        .group_by(QuizDay.course_id, QuizDay.quiz_id)
     )
     return [
-        (course, quiz, int(attempts), int(passed or 0), int(learners), round(float(mean or 0), 2))
-        for course, quiz, attempts, passed, learners, mean in rows.all()
+        (
+            course,
+            quiz,
+            int(attempts),
+            int(passed),
+            round(float(total) / int(attempts), 2) if attempts else 0.0,
+        )
+        for course, quiz, attempts, passed, total in rows.all()
     ]
 
 
-_MISSED_SQL = {
-    "postgresql": """
-        SELECT a.course_id, a.quiz_id, d.key AS question_id, count(*) AS misses
-        FROM quiz_attempts a CROSS JOIN LATERAL jsonb_each(a.grading_details) d
-        WHERE a.submitted_at >= :since AND a.grading_details IS NOT NULL
-          AND d.value->>'status' = 'incorrect'
-        GROUP BY 1, 2, 3 ORDER BY misses DESC, 3 LIMIT :limit""",
-    "sqlite": """
-        SELECT a.course_id, a.quiz_id, d.key AS question_id, count(*) AS misses
-        FROM quiz_attempts a, json_each(a.grading_details) d
-        WHERE a.submitted_at >= :since AND a.grading_details IS NOT NULL
-          AND json_extract(d.value, '$.status') = 'incorrect'
-        GROUP BY 1, 2, 3 ORDER BY misses DESC, 3 LIMIT :limit""",
-}
-
-
-async def most_missed(
-    session: AsyncSession, *, since: datetime, limit: int
-) -> list[tuple[str, str, str, int]]:
-    """The questions most often answered wrong since a time: (course, quiz, question, misses)."""
-    statement = text(_MISSED_SQL[session.get_bind().dialect.name]).bindparams(
-        bindparam("since", type_=UTCDateTime())  # stored the way the column stores it on either engine
+async def most_missed(session: AsyncSession, *, since: date, limit: int) -> list[tuple[str, str, str, int]]:
+    """The questions most often answered wrong from a UTC day on: (course, quiz, question, misses)."""
+    misses = func.sum(QuestionMissDay.misses).label("misses")
+    rows = await session.execute(
+        select(QuestionMissDay.course_id, QuestionMissDay.quiz_id, QuestionMissDay.question_id, misses)
+        .where(QuestionMissDay.day >= since)
+        .group_by(QuestionMissDay.course_id, QuestionMissDay.quiz_id, QuestionMissDay.question_id)
+        .order_by(misses.desc(), QuestionMissDay.question_id)
+        .limit(limit)
     )
-    rows = await session.execute(statement, {"since": since, "limit": limit})
-    return [(course, quiz, question, int(misses)) for course, quiz, question, misses in rows.all()]
+    return [(course, quiz, question, int(count)) for course, quiz, question, count in rows.all()]
 
 
 async def tier_mix(session: AsyncSession) -> dict[str, int]:

@@ -48,7 +48,6 @@ class QuizResult(BaseModel):
     attempts: int
     passed: int
     pass_rate: float | None
-    learners: int
     average_score: float
 
 
@@ -74,9 +73,14 @@ class Conversions(BaseModel):
 
 
 class AnalyticsReport(BaseModel):
-    """The course owner's numbers over the last `days` days (funnel and tier mix: all time, now)."""
+    """The course owner's numbers over the last `days` days (funnel and tier mix: all time, now).
+
+    Activity, quiz results and missed questions come from daily roll-ups that the
+    `refresh-analytics` job rebuilds every 15 minutes; `rollup_refreshed_at` says when it last did.
+    """
 
     generated_at: datetime
+    rollup_refreshed_at: datetime | None
     days: int
     active_learners: ActiveLearners
     retention: Retention

@@ -22,8 +22,10 @@ from companion.analytics.schemas import (
 )
 from companion.billing.service import TIER_ORDER
 from companion.content.schemas import ContentPack
+from companion.jobs import records as job_records
 
 CHURN_DAYS = 14
+ROLLUP_JOB = "refresh-analytics"
 MISSED_LIMIT = 10
 
 
@@ -44,17 +46,21 @@ async def build_report(
 ) -> AnalyticsReport:
     """Active learners, retention and churn, chapter funnel, quiz results, tier mix and conversions."""
     since = now - timedelta(days=days)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    daily = await queries.daily_active(session, since=since, until=now)
+    today = now.date()
+    # Day windows count today as their last day: "last 7 days" is today and the 6 before it.
+    first_day = today - timedelta(days=days - 1)
+    daily = await queries.daily_active(session, since=first_day)
     active = ActiveLearners(
-        today=await queries.distinct_active(session, since=today, until=now),
-        last_7_days=await queries.distinct_active(session, since=now - timedelta(days=7), until=now),
-        last_30_days=await queries.distinct_active(session, since=now - timedelta(days=30), until=now),
+        today=await queries.distinct_active(session, since=today),
+        last_7_days=await queries.distinct_active(session, since=today - timedelta(days=6)),
+        last_30_days=await queries.distinct_active(session, since=today - timedelta(days=29)),
         daily=[DailyActive(day=day, learners=count) for day, count in daily],
     )
     boundary = now - timedelta(days=CHURN_DAYS)
     windows = await queries.retention(
-        session, boundary=boundary, window_start=now - timedelta(days=2 * CHURN_DAYS), now=now
+        session,
+        boundary=today - timedelta(days=CHURN_DAYS - 1),
+        window_start=today - timedelta(days=2 * CHURN_DAYS - 1),
     )
     retention_rate = _rate(windows["retained"], windows["prior"])
     retention = Retention(
@@ -89,18 +95,15 @@ async def build_report(
             attempts=attempts,
             passed=passed,
             pass_rate=_rate(passed, attempts),
-            learners=learners,
             average_score=mean,
         )
-        for course, quiz_id, attempts, passed, learners, mean in await queries.quiz_outcomes(
-            session, since=since
-        )
+        for course, quiz_id, attempts, passed, mean in await queries.quiz_outcomes(session, since=first_day)
     ]
     quizzes.sort(key=lambda result: (result.course_id, result.quiz_id))
 
     missed = []
     for course, quiz_id, question_id, misses in await queries.most_missed(
-        session, since=since, limit=MISSED_LIMIT
+        session, since=first_day, limit=MISSED_LIMIT
     ):
         quiz = quiz_titles.get((course, quiz_id))
         question = quiz.question(question_id) if quiz else None
@@ -140,6 +143,7 @@ async def build_report(
     )
     return AnalyticsReport(
         generated_at=now,
+        rollup_refreshed_at=await job_records.last_finished_at(session, ROLLUP_JOB),
         days=days,
         active_learners=active,
         retention=retention,

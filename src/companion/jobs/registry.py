@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from companion import metrics
+from companion.analytics import rollup as analytics_rollup
 from companion.billing import service as billing_service
 from companion.db import session_scope, utcnow
 from companion.jobs.models import JobRun
@@ -81,6 +82,12 @@ JOBS: dict[str, Job] = {
             "Drop lapsed paid subscriptions to free.",
             DAY,
             billing_service.expire_lapsed,
+        ),
+        Job(
+            "refresh-analytics",
+            "Rebuild the analytics roll-ups of yesterday and today (all history the first time).",
+            timedelta(minutes=15),
+            analytics_rollup.refresh,
         ),
         Job(
             "purge-oauth",
