@@ -134,6 +134,11 @@ async def test_admin_route_and_cli_share_the_rules(
     assert to_free.status_code == 409 and to_free.json()["error"]["code"] == "conflict"
     no_seats = await client.put(url, json={"tier": "team"}, headers=admin_tokens["headers"])
     assert no_seats.status_code == 422
+    past = (utcnow() - timedelta(days=1)).isoformat()
+    in_the_past = await client.put(
+        url, json={"tier": "pro", "expires_at": past}, headers=admin_tokens["headers"]
+    )
+    assert in_the_past.status_code == 422 and in_the_past.json()["error"]["code"] == "validation_error"
     missing = await client.put(
         f"/api/v1/admin/users/{uuid.uuid4()}/subscription",
         json={"tier": "pro"},

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from companion.accounts.schemas import Tier
 from companion.billing.service import MAX_SEATS
@@ -50,8 +50,17 @@ class SubscriptionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier: Tier
-    expires_at: datetime | None = Field(default=None, description="When the plan ends; none = until changed.")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the plan ends (in the future); none = until changed."
+    )
     seats: int | None = Field(default=None, ge=1, le=MAX_SEATS)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("must be in the future")
+        return value
 
 
 class WebhookReceipt(BaseModel):

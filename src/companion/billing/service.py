@@ -162,8 +162,6 @@ async def change_tier(
     now = now or datetime.now(UTC)
     if tier not in TIER_ORDER:
         raise ValidationFailed(f"Unknown tier '{tier}'.", details={"tiers": list(TIERS)})
-    if expires_at is not None and expires_at <= now:
-        raise ValidationFailed("The expiry must be in the future.", details={"expires_at": str(expires_at)})
     subscription = await get_subscription(session, user=user)
     current = effective_tier(user, now=now)
     if TIER_ORDER[current] >= TIER_ORDER["pro"] and tier == "free":
