@@ -77,16 +77,24 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=error)
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # This runs outside the request-id middleware (which has already reset its context variable),
+    # so the id is read from the request's state, set there by the middleware.
+    request_id = getattr(request.state, "request_id", None) or request_id_var.get()
+    token = request_id_var.set(request_id)
+    try:
+        logger.exception("unhandled error", exc_info=error)
+    finally:
+        request_id_var.reset(token)
     _count("internal_error", 500)
     return JSONResponse(
         _body(
             "internal_error",
             "Something went wrong on our side; the request was not completed.",
-            {"request_id": request_id_var.get()},
+            {"request_id": request_id},
         ),
         status_code=500,
+        headers={"X-Request-ID": request_id},
     )
 
 

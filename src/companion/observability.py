@@ -56,6 +56,9 @@ class RequestIdMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        # Unhandled errors are answered by Starlette's outermost middleware, after this one has
+        # finished: the id travels in the request's state so that answer can still carry it.
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status_code = 500
 

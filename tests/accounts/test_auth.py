@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from companion.accounts import security
@@ -170,3 +172,38 @@ async def test_secrets_never_reach_the_logs(
     assert "super secret password" not in logged
     assert tokens["refresh_token"] not in logged
     assert tokens["access_token"] not in logged
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sid": "not-a-uuid"},
+        {"scope": 7},
+        {"scope": ["content:read"]},
+        {"sid": 12},
+        {"sub": None},
+        {"sub": 42},
+        {"sub": "not-a-uuid"},
+        {"type": None},
+    ],
+    ids=str,
+)
+async def test_validly_signed_tokens_with_malformed_claims_are_refused(
+    client: httpx.AsyncClient, sign_up: SignUp, settings: Any, claims: dict[str, Any]
+) -> None:
+    tokens = await sign_up()
+    payload: dict[str, Any] = {
+        "sub": tokens["user"]["id"],
+        "type": "access",
+        "exp": datetime.now(UTC) + timedelta(minutes=5),
+        **claims,
+    }
+    token = jwt.encode(
+        {key: value for key, value in payload.items() if value is not None},
+        settings.signing_secret(),
+        algorithm=settings.jwt_algorithm,
+    )
+    for path in ("/api/v1/me", "/api/v1/courses/genai-fundamentals"):
+        response = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (path, response.text)
+        assert response.json()["error"]["code"] == "unauthorized"

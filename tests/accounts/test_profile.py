@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,22 @@ async def test_patch_me_validates_and_updates(client: httpx.AsyncClient, sign_up
     assert body["full_name"] == "Grace" and body["software_experience"] == "advanced"
     assert body["preferences"]["language"] == "ur" and body["preferences"]["notifications"] is True
     assert body["role"] == "learner"
+
+
+@pytest.mark.parametrize("field", ["preferences", "timezone", "software_experience", "hardware_experience"])
+async def test_patch_me_refuses_to_empty_a_field_that_always_holds_a_value(
+    client: httpx.AsyncClient, sign_up: SignUp, field: str
+) -> None:
+    tokens = await sign_up(preferences={"language": "ur"})
+    response = await client.patch("/api/v1/me", json={field: None}, headers=tokens["headers"])
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "validation_error",
+        "message": f"'{field}' cannot be empty.",
+        "details": {"field": field},
+    }
+    me = (await client.get("/api/v1/me", headers=tokens["headers"])).json()
+    assert me["preferences"]["language"] == "ur" and me["timezone"] == "UTC"
 
 
 async def test_background_change_retires_the_active_learning_path(

@@ -100,12 +100,12 @@ async def test_transitions_follow_the_rules_and_never_disagree(
     )
 
 
-async def test_cancel_without_an_end_date_ends_now_and_free_cannot_cancel(
+async def test_cancel_without_an_end_date_ends_now_and_on_free_changes_nothing(
     sign_up: SignUp, db_session: AsyncSession
 ) -> None:
     user = await _user(db_session, await sign_up())
-    with pytest.raises(Conflict):
-        await billing_service.cancel(db_session, user=user)
+    unchanged = await billing_service.cancel(db_session, user=user)  # on free: nothing to stop
+    assert (unchanged.tier, unchanged.status) == ("free", "active")
     await billing_service.change_tier(db_session, user=user, tier="pro")
     subscription = await billing_service.cancel(db_session, user=user)
     assert (subscription.tier, subscription.status, user.subscription_tier) == ("free", "expired", "free")

@@ -10,13 +10,12 @@ import pytest
 import yaml
 from mcp.server.mcpserver import MCPServer
 
-from companion.accounts.schemas import ALL_SCOPES
+from companion.accounts.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS
 from companion.mcp.context import ToolContext
 from companion.mcp.prompts import load_skills
 from companion.mcp.resources import WIDGET_MIME_TYPE, WIDGETS
 from companion.mcp.server import TOOLSETS, create_server
 from companion.mcp.tooling import ToolDefinition
-from companion.oauth.service import SCOPE_DESCRIPTIONS
 
 MANIFEST = Path(__file__).parents[2] / "src" / "companion" / "mcp" / "app-manifest.yaml"
 

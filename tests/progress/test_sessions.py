@@ -71,6 +71,42 @@ async def test_requests_carrying_the_session_are_counted_until_it_ends(
     assert missing.status_code == 404
 
 
+async def test_refused_requests_are_not_counted(client: httpx.AsyncClient, sign_up: SignUp) -> None:
+    learner = await sign_up()
+    headers = learner["headers"]
+    started = await client.post("/api/v1/sessions", json={"interface": "web"}, headers=headers)
+    session_id = started.json()["id"]
+    tracked = {**headers, "X-Learning-Session-Id": session_id}
+    chapters = f"/api/v1/courses/{COURSE}/chapters"
+    refused = [
+        await client.get(f"{chapters}/04-rag", headers=tracked),  # 403: above the learner's tier
+        await client.get(f"{chapters}/04-rag/sections/01-why-rag", headers=tracked),  # 403
+        await client.get(f"/api/v1/courses/{COURSE}/quizzes/04-quiz", headers=tracked),  # 403
+        await client.put(f"/api/v1/progress/{COURSE}/04-rag", json={}, headers=tracked),  # 403
+        await client.post(f"/api/v1/courses/{COURSE}/quizzes/05-quiz/attempts", headers=tracked),  # 403
+        await client.get(f"{chapters}/99-missing", headers=tracked),  # 404
+        await client.get(f"{chapters}/01-intro-genai/sections/nope", headers=tracked),  # 404
+        await client.put(
+            f"/api/v1/progress/{COURSE}/01-intro-genai", json={"bogus": 1}, headers=tracked
+        ),  # 422
+        await client.get(
+            f"{chapters}/01-intro-genai",
+            headers={"Authorization": "Bearer expired-or-forged", "X-Learning-Session-Id": session_id},
+        ),  # 401
+    ]
+    assert [response.status_code for response in refused] == [403, 403, 403, 403, 403, 404, 404, 422, 401]
+    # A read-only key may read, but counting would write to the learning record.
+    key = await client.post(
+        "/api/v1/me/api-keys", json={"name": "reader", "scopes": ["content:read"]}, headers=headers
+    )
+    read_only = {"Authorization": f"Bearer {key.json()['key']}", "X-Learning-Session-Id": session_id}
+    assert (await client.get(f"{chapters}/01-intro-genai", headers=read_only)).status_code == 200
+
+    untouched = (await client.patch(f"/api/v1/sessions/{session_id}", headers=headers)).json()
+    assert untouched["interaction_count"] == 0
+    assert untouched["chapters_accessed"] == [] and untouched["quizzes_taken"] == []
+
+
 async def test_idle_sessions_are_ended_once_even_by_concurrent_jobs(
     client: httpx.AsyncClient, sign_up: SignUp, app: FastAPI, db_session: AsyncSession
 ) -> None:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Column, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.db import Base
+from companion.models import Base  # every domain's tables, so the export misses none
 
-# Secrets are never exported, even hashed.
-_SECRET_COLUMNS = {"password_hash", "token_hash", "key_hash"}
+# Credential material is never exported, not even hashed: password and token hashes, API-key and
+# OAuth code/token hashes, PKCE challenges, client secrets. Matched by name so that a credential
+# column added later is left out without anyone remembering to list it (a content hash is not a
+# credential); a column whose name does not say so is marked with `info={"credential": True}`.
+_CREDENTIAL_NAME = re.compile(r"password|secret|token(?!s)|(code|key)_hash|challenge|verifier")
+
+
+def is_credential(column: Column[Any]) -> bool:
+    """Whether a column holds credential material (never exported)."""
+    return bool(column.info.get("credential")) or _CREDENTIAL_NAME.search(column.name) is not None
 
 
 def _jsonable(value: Any) -> Any:
@@ -28,9 +37,7 @@ def _jsonable(value: Any) -> Any:
 
 def _row(table: Table, row: Any) -> dict[str, Any]:
     return {
-        column.name: _jsonable(row._mapping[column])
-        for column in table.columns
-        if column.name not in _SECRET_COLUMNS
+        column.name: _jsonable(row._mapping[column]) for column in table.columns if not is_credential(column)
     }
 
 

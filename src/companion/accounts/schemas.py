@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from companion.accounts.scopes import Scope
+
 SoftwareLevel = Literal["beginner", "intermediate", "advanced"]
 HardwareLevel = Literal["none", "hobbyist", "professional"]
 Role = Literal["learner", "admin"]
 Tier = Literal["free", "premium", "pro", "team"]
-Scope = Literal["content:read", "progress:write"]
-ALL_SCOPES: tuple[Scope, ...] = ("content:read", "progress:write")
 
 _TIMEZONES = available_timezones()
 
@@ -121,10 +121,14 @@ class PasswordChange(BaseModel):
 
 
 class ApiKeyCreate(BaseModel):
-    """A label for a new API key and its scopes."""
+    """A label for a new API key and its scopes (by default, those of the credential creating it)."""
 
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(default_factory=lambda: list(ALL_SCOPES), min_length=1)
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="At most the scopes of the credential creating the key; all of them when omitted.",
+    )
 
 
 class ApiKeyRead(BaseModel):

@@ -18,7 +18,7 @@ from companion.billing import seats as billing_seats
 from companion.billing import service as billing_service
 from companion.cache import Cache
 from companion.config import Settings
-from companion.errors import NotFound, RateLimited, Unauthorized, ValidationFailed
+from companion.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from companion.premium import service as premium_service
 from companion.ratelimit import RateLimiter
 from companion.recommendations import service as recommendations_service
@@ -217,11 +217,12 @@ async def is_session_revoked(session: AsyncSession, family_id: uuid.UUID) -> boo
 async def update_profile(session: AsyncSession, *, user: User, data: UserUpdate, cache: Cache) -> User:
     """Change profile fields; a new background invalidates personalised content and the learning path."""
     changes = data.model_dump(exclude_unset=True)
-    if "preferences" in changes and changes["preferences"] is not None:
-        changes["preferences"] = {**user.preferences, **changes["preferences"]}
-    for field in ("software_experience", "hardware_experience", "timezone"):
+    # Only the name may be cleared; the other fields always hold a value (send one to change them).
+    for field in ("software_experience", "hardware_experience", "timezone", "preferences"):
         if field in changes and changes[field] is None:
             raise ValidationFailed(f"'{field}' cannot be empty.", details={"field": field})
+    if "preferences" in changes:
+        changes["preferences"] = {**user.preferences, **changes["preferences"]}
     background_changed = any(
         field in changes and changes[field] != getattr(user, field)
         for field in ("software_experience", "hardware_experience")
@@ -265,15 +266,24 @@ async def delete_account(session: AsyncSession, *, user: User, cache: Cache) -> 
     )
 
 
-async def create_api_key(session: AsyncSession, *, user: User, data: ApiKeyCreate) -> tuple[ApiKey, str]:
-    """A new API key for the user; the secret is returned once and only its hash is kept."""
+async def create_api_key(
+    session: AsyncSession, *, user: User, data: ApiKeyCreate, creator_scopes: frozenset[str]
+) -> tuple[ApiKey, str]:
+    """A new API key with at most the creating credential's scopes; the secret is returned once."""
+    scopes = sorted(creator_scopes) if data.scopes is None else sorted({str(s) for s in data.scopes})
+    beyond = [scope for scope in scopes if scope not in creator_scopes]
+    if beyond:
+        raise Forbidden(
+            "A new API key cannot have scopes that the credential creating it lacks.",
+            details={"scopes": beyond},
+        )
     secret = security.new_secret(security.API_KEY_PREFIX)
     api_key = ApiKey(
         user_id=user.id,
         name=data.name,
         prefix=secret[:10],
         key_hash=security.hash_secret(secret),
-        scopes=list(data.scopes),
+        scopes=scopes,
     )
     session.add(api_key)
     await session.flush()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from companion.accounts.dependencies import AdminUser
+from companion.accounts.policies import AdminDep
 from companion.analytics import service as analytics_service
 from companion.analytics.schemas import AnalyticsReport
 from companion.content.dependencies import CatalogDep
@@ -20,7 +20,7 @@ REPORT_TTL = 300
 
 @router.get("/admin/analytics", response_model=AnalyticsReport)
 async def analytics(
-    admin: AdminUser,
+    admin: AdminDep,
     session: SessionDep,
     catalog: CatalogDep,
     cache: CacheDep,

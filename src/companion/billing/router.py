@@ -7,8 +7,8 @@ import uuid
 from fastapi import APIRouter, Request
 
 from companion import cache as cache_keys
-from companion.accounts.dependencies import AdminUser, CurrentUser
 from companion.accounts.models import User
+from companion.accounts.policies import AccountOwnerDep, AdminDep, PublicDep, ReaderDep
 from companion.billing import payments
 from companion.billing import service as billing_service
 from companion.billing import webhooks as billing_webhooks
@@ -46,38 +46,43 @@ async def _forget(cache: Cache, user: User) -> None:
 
 
 @router.get("/subscription", response_model=SubscriptionRead)
-async def read_subscription(user: CurrentUser, session: SessionDep) -> SubscriptionRead:
+async def read_subscription(reader: ReaderDep, session: SessionDep) -> SubscriptionRead:
     """The signed-in learner's plan, the tier usable now, and when it ends or renews."""
-    return _read(user, await billing_service.get_subscription(session, user=user))
+    return _read(reader.user, await billing_service.get_subscription(session, user=reader.user))
 
 
 @router.post("/subscription/checkout", response_model=CheckoutSession)
 async def checkout(
     data: CheckoutRequest,
-    user: CurrentUser,
+    owner: AccountOwnerDep,
     session: SessionDep,
     settings: SettingsDep,
     gateway: StripeGatewayDep,
 ) -> CheckoutSession:
     """Start paying for a higher plan: returns a Stripe Checkout URL (503 when payments are off)."""
     return await payments.start_checkout(
-        session, user=user, tier=data.tier, seats=data.seats, gateway=gateway, settings=settings
+        session, user=owner.user, tier=data.tier, seats=data.seats, gateway=gateway, settings=settings
     )
 
 
 @router.post("/subscription/cancel", response_model=SubscriptionRead)
 async def cancel_subscription(
-    user: CurrentUser, session: SessionDep, gateway: StripeGatewayDep, cache: CacheDep
+    owner: AccountOwnerDep, session: SessionDep, gateway: StripeGatewayDep, cache: CacheDep
 ) -> SubscriptionRead:
-    """Stop renewing: the plan stays until `expires_at`, then drops to free."""
-    subscription = await payments.cancel_subscription(session, user=user, gateway=gateway)
-    await _forget(cache, user)
-    return _read(user, subscription)
+    """Stop renewing: the plan stays until `expires_at`, then drops to free (on free: nothing to do)."""
+    subscription = await payments.cancel_subscription(session, user=owner.user, gateway=gateway)
+    await _forget(cache, owner.user)
+    return _read(owner.user, subscription)
 
 
 @router.post("/billing/stripe/webhook", response_model=WebhookReceipt)
 async def stripe_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep, gateway: StripeGatewayDep, cache: CacheDep
+    request: Request,
+    _public: PublicDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    gateway: StripeGatewayDep,
+    cache: CacheDep,
 ) -> WebhookReceipt:
     """Stripe's event deliveries: verified by signature, applied once per event id, in event order."""
     event = verify_event(
@@ -93,7 +98,7 @@ async def stripe_webhook(
 
 @router.put("/admin/users/{user_id}/subscription", response_model=SubscriptionRead)
 async def admin_set_subscription(
-    user_id: uuid.UUID, data: SubscriptionUpdate, admin: AdminUser, session: SessionDep, cache: CacheDep
+    user_id: uuid.UUID, data: SubscriptionUpdate, admin: AdminDep, session: SessionDep, cache: CacheDep
 ) -> SubscriptionRead:
     """Set a learner's plan by hand (the same rules as everywhere: no direct pro → free)."""
     user = await billing_service.get_user(session, user_id)

@@ -190,11 +190,11 @@ async def change_tier(
 
 
 async def cancel(session: AsyncSession, *, user: User, now: datetime | None = None) -> Subscription:
-    """Cancel a paid subscription: it ends at `expires_at` (at once when it has no end date)."""
+    """Cancel a paid subscription: it ends at `expires_at` (at once without one); on free, nothing to do."""
     now = now or datetime.now(UTC)
     subscription = await get_subscription(session, user=user)
     if effective_tier(user, now=now) == "free":
-        raise Conflict("There is no paid subscription to cancel.", details={"tier": "free"})
+        return subscription  # nothing is paid for, so nothing to stop
     if subscription.payment_provider == TEAM_PROVIDER:
         raise Conflict(
             "Your plan comes from a team seat; ask the team's owner to remove you, or leave the team."

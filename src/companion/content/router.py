@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from companion.access import service as access_service
-from companion.accounts.dependencies import OptionalIdentity
+from companion.accounts.policies import OptionalReaderDep, PublicDep
 from companion.content import outline
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
@@ -26,11 +26,9 @@ from companion.content.responses import (
 from companion.content.schemas import SectionRef
 from companion.dependencies import CacheDep, SessionDep
 from companion.errors import NotFound, ValidationFailed
-from companion.progress.dependencies import track_learning_session
+from companion.progress.dependencies import TRACKED
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
-# Reads that carry X-Learning-Session-Id are counted in that learning session.
-tracked = [Depends(track_learning_session)]
 
 
 def _link(ref: SectionRef | None) -> SectionLink | None:
@@ -42,7 +40,7 @@ def _link(ref: SectionRef | None) -> SectionLink | None:
 
 
 @router.get("/courses", response_model=list[CourseSummary])
-async def list_courses(request: Request, catalog: CatalogDep) -> Response:
+async def list_courses(request: Request, _public: PublicDep, catalog: CatalogDep) -> Response:
     """The course catalogue; readable without an account."""
     packs = catalog.packs()
 
@@ -55,7 +53,7 @@ async def list_courses(request: Request, catalog: CatalogDep) -> Response:
 
 
 @router.get("/courses/{course_id}", response_model=CourseOutline)
-async def course_outline(pack: PackDep, identity: OptionalIdentity, session: SessionDep) -> CourseOutline:
+async def course_outline(pack: PackDep, identity: OptionalReaderDep, session: SessionDep) -> CourseOutline:
     """The table of contents: per chapter, whether you may open it, the tier it needs, your progress."""
     return await outline.course_outline(session, pack=pack, user=identity.user if identity else None)
 
@@ -63,11 +61,11 @@ async def course_outline(pack: PackDep, identity: OptionalIdentity, session: Ses
 @router.get(
     "/courses/{course_id}/chapters/{chapter_id}",
     response_model=ChapterRead,
-    dependencies=tracked,
+    dependencies=TRACKED,
     responses={403: {"description": "upgrade_required: the chapter needs a higher tier"}, 304: {}},
 )
 async def read_chapter(
-    chapter_id: str, request: Request, pack: PackDep, identity: OptionalIdentity, cache: CacheDep
+    chapter_id: str, request: Request, pack: PackDep, identity: OptionalReaderDep, cache: CacheDep
 ) -> Response:
     """A chapter verbatim (Markdown plus structured fields); gated chapters need the right tier."""
     chapter = content_service.get_chapter(pack, chapter_id)
@@ -83,10 +81,10 @@ async def read_chapter(
 @router.get(
     "/courses/{course_id}/chapters/{chapter_id}/sections/{section_id}",
     response_model=SectionRead,
-    dependencies=tracked,
+    dependencies=TRACKED,
 )
 async def read_section(
-    chapter_id: str, section_id: str, request: Request, pack: PackDep, identity: OptionalIdentity
+    chapter_id: str, section_id: str, request: Request, pack: PackDep, identity: OptionalReaderDep
 ) -> Response:
     """One section verbatim with links to the sections before and after it."""
     chapter = content_service.get_chapter(pack, chapter_id)
@@ -119,7 +117,7 @@ async def read_section(
 
 @router.get("/courses/{course_id}/chapters/{chapter_id}/{direction}", response_model=ChapterNeighbour)
 async def neighbour_chapter(
-    chapter_id: str, direction: Literal["next", "previous"], pack: PackDep, identity: OptionalIdentity
+    chapter_id: str, direction: Literal["next", "previous"], pack: PackDep, identity: OptionalReaderDep
 ) -> ChapterNeighbour:
     """The chapter after (`next`) or before (`previous`) this one, and whether you may open it."""
     content_service.get_chapter(pack, chapter_id)
@@ -155,7 +153,7 @@ async def neighbour_section(
     section_id: str,
     direction: Literal["next", "previous"],
     pack: PackDep,
-    identity: OptionalIdentity,
+    identity: OptionalReaderDep,
 ) -> SectionNeighbour:
     """The section after or before this one, continuing across chapters."""
     chapter = content_service.get_chapter(pack, chapter_id)
@@ -180,9 +178,9 @@ async def neighbour_section(
     )
 
 
-@router.get("/courses/{course_id}/quizzes/{quiz_id}", response_model=QuizRead, dependencies=tracked)
+@router.get("/courses/{course_id}/quizzes/{quiz_id}", response_model=QuizRead, dependencies=TRACKED)
 async def read_quiz(
-    quiz_id: str, request: Request, pack: PackDep, identity: OptionalIdentity, cache: CacheDep
+    quiz_id: str, request: Request, pack: PackDep, identity: OptionalReaderDep, cache: CacheDep
 ) -> Response:
     """A quiz as a learner sees it: the questions and options, never the answers."""
     access_service.check_quiz(identity.user if identity else None, pack, quiz_id).enforce()
@@ -198,7 +196,7 @@ async def read_quiz(
 @router.get("/access/check", response_model=AccessCheck)
 async def check_access(
     catalog: CatalogDep,
-    identity: OptionalIdentity,
+    identity: OptionalReaderDep,
     course_id: str | None = Query(default=None, description="The course of the chapter or quiz."),
     chapter_id: str | None = Query(default=None),
     quiz_id: str | None = Query(default=None),

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from companion.accounts import security
 from companion.accounts import service as accounts_service
-from companion.accounts.dependencies import Identity
+from companion.accounts.policies import AuthMethod, Identity
 from companion.config import Settings
 from companion.errors import Unauthorized
 from companion.mcp.context import ToolContext
@@ -144,8 +144,8 @@ async def current_identity(app: ToolContext, session: AsyncSession) -> Identity 
     user = await accounts_service.get_active_user(session, uuid.UUID(access.subject))
     if user is None:
         raise Unauthorized("The account no longer exists or is disabled.")
-    method = (access.claims or {}).get("method", "oauth")
-    identity = Identity(user=user, scopes=frozenset(access.scopes), method=str(method))
+    method: AuthMethod = "api_key" if (access.claims or {}).get("method") == "api_key" else "oauth"
+    identity = Identity(user=user, scopes=frozenset(access.scopes), method=method)
     _call_identity.set(identity)
     return identity
 

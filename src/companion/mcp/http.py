@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
-from companion.accounts.schemas import ALL_SCOPES
+from companion.accounts.scopes import ALL_SCOPES
 from companion.config import Settings
 from companion.mcp.auth import CompanionTokenVerifier, OptionalBearerBackend, refuse_invalid_token
 from companion.mcp.context import ToolContext, transaction

@@ -8,7 +8,8 @@ item is not an error but an `upgrade_required` answer; `require_identity` turns 
 caller into a "sign in" result that also tells ChatGPT to start account linking.
 
 Every call by an identified learner who granted `progress:write` is counted in their `chatgpt`
-learning session, with the chapter or quiz the tool noted through `note_interaction`.
+learning session, with the chapter or quiz the tool noted through `note_interaction`; refused calls
+(errors, locked items) are not counted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from companion.access.service import AccessDecision
+from companion.accounts.scopes import CONTENT_READ, PROGRESS_WRITE
 from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack, Quiz, Section
 from companion.content.service import ContentCatalog
@@ -43,11 +45,6 @@ logger = logging.getLogger(__name__)
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
 ToolFunctionT = TypeVar("ToolFunctionT", bound=ToolFunction)
-
-# Reading one's own record needs `content:read`; changing it (and being counted in a learning
-# session) needs `progress:write`, as for the HTTP API.
-READ_SCOPE = "content:read"
-WRITE_SCOPE = "progress:write"
 
 # --- Arguments shared by tools -----------------------------------------------------------------
 
@@ -198,7 +195,7 @@ class ToolDefinition:
         if self.requires_scope is None:
             schemes: list[dict[str, Any]] = [
                 {"type": "noauth"},
-                {"type": "oauth2", "scopes": ["content:read"]},
+                {"type": "oauth2", "scopes": [CONTENT_READ]},
             ]
         else:
             schemes = [{"type": "oauth2", "scopes": [self.requires_scope]}]
@@ -307,7 +304,7 @@ async def _record_interaction(app: ToolContext, interaction: Interaction) -> Non
     try:
         async with app.transaction() as session:
             identity = await calling_identity(app, session)
-            if identity is None or WRITE_SCOPE not in identity.scopes:
+            if identity is None or PROGRESS_WRITE not in identity.scopes:
                 return
             await learning_sessions.record_assistant_interaction(
                 session,
@@ -322,6 +319,13 @@ async def _record_interaction(app: ToolContext, interaction: Interaction) -> Non
     except SQLAlchemyError:
         # The tool's own work is committed: failing to count it must not turn its answer into an error.
         logger.exception("could not record the tool call in the learner's learning session")
+
+
+def _refused(result: CallToolResult) -> bool:
+    # A refused call (an error, a locked item) served nothing: it is not a learning interaction,
+    # as a refused HTTP request is not counted in the learner's session either.
+    status = result.structured_content.get("status") if result.structured_content else None
+    return bool(result.is_error) or status == "upgrade_required"
 
 
 def _tool_call(function: ToolFunction) -> ToolFunction:
@@ -341,7 +345,7 @@ def _tool_call(function: ToolFunction) -> ToolFunction:
             except CompanionError as error:
                 result = error_answer(error)
             context = next((value for value in kwargs.values() if isinstance(value, Context)), None)
-            if context is not None:
+            if context is not None and not _refused(result):
                 await _record_interaction(tool_context(context), interaction)
         return result
 

@@ -12,8 +12,8 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from companion.access import service as access_service
-from companion.accounts.dependencies import Identity
 from companion.accounts.models import User
+from companion.accounts.policies import Identity
 from companion.content import outline
 from companion.content import service as content_service
 from companion.content.responses import (

@@ -12,11 +12,10 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from companion.accounts.scopes import CONTENT_READ, PROGRESS_WRITE
 from companion.mcp.auth import require_identity
 from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.tooling import (
-    READ_SCOPE,
-    WRITE_SCOPE,
     ChapterId,
     CourseId,
     QuizId,
@@ -41,7 +40,7 @@ learning_tools = Toolset()
     title="Submit quiz answers",
     read_only=False,
     idempotent=False,
-    requires_scope=WRITE_SCOPE,
+    requires_scope=PROGRESS_WRITE,
     widget_accessible=True,
 )
 async def submit_quiz_answers(
@@ -70,7 +69,7 @@ async def submit_quiz_answers(
     pack = find_pack(app.catalog, course_id)
     quiz = find_quiz(pack, quiz_id)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
         attempt = await quizzes_service.submit_quiz(
             session,
             user=identity.user,
@@ -92,7 +91,7 @@ async def submit_quiz_answers(
     )
 
 
-@learning_tools.tool(title="My progress", read_only=True, requires_scope=READ_SCOPE)
+@learning_tools.tool(title="My progress", read_only=True, requires_scope=CONTENT_READ)
 async def my_progress(
     ctx: Context[ToolContext, Any],
     course_id: Annotated[
@@ -109,7 +108,7 @@ async def my_progress(
     app = tool_context(ctx)
     pack = find_pack(app.catalog, course_id) if course_id is not None else None
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=READ_SCOPE)
+        identity = await require_identity(app, session, scope=CONTENT_READ)
         if pack is None:
             dashboard = await progress_service.get_dashboard(
                 session, user=identity.user, packs=app.catalog.packs(), cache=app.cache
@@ -121,7 +120,9 @@ async def my_progress(
     return answer({"status": "ok", **course.model_dump(mode="json")})
 
 
-@learning_tools.tool(title="Record progress", read_only=False, idempotent=False, requires_scope=WRITE_SCOPE)
+@learning_tools.tool(
+    title="Record progress", read_only=False, idempotent=False, requires_scope=PROGRESS_WRITE
+)
 async def record_progress(
     course_id: CourseId,
     chapter_id: ChapterId,
@@ -154,7 +155,7 @@ async def record_progress(
         find_section(chapter, section_id)
     update = ProgressUpdate(section_id=section_id, time_spent_seconds=time_spent_seconds, completed=completed)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=WRITE_SCOPE)
+        identity = await require_identity(app, session, scope=PROGRESS_WRITE)
         progress = await progress_service.record_chapter_progress(
             session,
             user=identity.user,
@@ -167,7 +168,7 @@ async def record_progress(
     return answer({"status": "ok", "progress": progress.model_dump(mode="json")})
 
 
-@learning_tools.tool(title="My streak", read_only=True, requires_scope=READ_SCOPE)
+@learning_tools.tool(title="My streak", read_only=True, requires_scope=CONTENT_READ)
 async def my_streak(ctx: Context[ToolContext, Any]) -> CallToolResult:
     """The learner's daily study streak in their own time zone: current and longest streak, total
     active days, whether they have studied today, and whether a streak freeze is held.
@@ -177,12 +178,12 @@ async def my_streak(ctx: Context[ToolContext, Any]) -> CallToolResult:
     """
     app = tool_context(ctx)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=READ_SCOPE)
+        identity = await require_identity(app, session, scope=CONTENT_READ)
         streak = await progress_service.get_streak(session, user=identity.user, cache=app.cache)
     return answer({"status": "ok", "streak": streak.model_dump(mode="json")})
 
 
-@learning_tools.tool(title="My learning path", read_only=True, requires_scope=READ_SCOPE)
+@learning_tools.tool(title="My learning path", read_only=True, requires_scope=CONTENT_READ)
 async def my_learning_path(course_id: CourseId, ctx: Context[ToolContext, Any]) -> CallToolResult:
     """The learner's recommended order through a course: chapters in priority order, each with the
     reason it is there, and a rationale. Chapters whose quiz they have not passed come first, then
@@ -196,6 +197,6 @@ async def my_learning_path(course_id: CourseId, ctx: Context[ToolContext, Any]) 
     app = tool_context(ctx)
     pack = find_pack(app.catalog, course_id)
     async with app.transaction() as session:
-        identity = await require_identity(app, session, scope=READ_SCOPE)
+        identity = await require_identity(app, session, scope=CONTENT_READ)
         path = await recommendations_service.get_learning_path(session, user=identity.user, pack=pack)
     return answer({"status": "ok", "learning_path": path.model_dump(mode="json")})

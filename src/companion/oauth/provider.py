@@ -18,7 +18,7 @@ from mcp.server.auth.provider import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.accounts.schemas import ALL_SCOPES
+from companion.accounts.scopes import ALL_SCOPES
 from companion.config import Settings
 from companion.oauth import service as oauth_service
 

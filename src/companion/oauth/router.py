@@ -18,7 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from companion.accounts import service as accounts_service
 from companion.accounts.exceptions import InvalidCredentials
-from companion.accounts.schemas import ALL_SCOPES
+from companion.accounts.policies import PublicDep
+from companion.accounts.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS
 from companion.config import Settings
 from companion.dependencies import ClientAddressDep, LimiterDep, SessionDep, SettingsDep
 from companion.errors import RateLimited, ValidationFailed
@@ -95,7 +96,7 @@ async def _consent_page(
         "client_name": client.client_name or "An AI assistant",
         "client_uri": str(client.client_uri) if client.client_uri else None,
         "return_host": urlparse(str(pending.params.redirect_uri)).netloc,
-        "scopes": [(scope, oauth_service.SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes],
+        "scopes": [(scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in scopes],
         "request_token": request_token,
         "csrf_token": csrf_token,
         "email": email,
@@ -108,6 +109,7 @@ async def _consent_page(
 @router.get(CONSENT_PATH, response_class=HTMLResponse)
 async def consent_form(
     request: Request,
+    _public: PublicDep,
     session: SessionDep,
     settings: SettingsDep,
     request_token: Annotated[str, Query(alias="request")] = "",
@@ -137,6 +139,7 @@ async def consent_form(
 @router.post(CONSENT_PATH, response_class=HTMLResponse)
 async def consent_decision(
     request: Request,
+    _public: PublicDep,
     session: SessionDep,
     settings: SettingsDep,
     limiter: LimiterDep,

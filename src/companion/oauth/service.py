@@ -35,11 +35,6 @@ CODE_LIFETIME = timedelta(minutes=5)
 # How long the learner has to sign in and approve on the consent page.
 REQUEST_LIFETIME = timedelta(minutes=15)
 
-SCOPE_DESCRIPTIONS = {
-    "content:read": "Read the course chapters and quizzes your plan includes, and see your plan.",
-    "progress:write": "Record your reading progress, quiz attempts and streak, and read them back.",
-}
-
 
 class InvalidGrant(Unauthorized):
     """A code or refresh token that is unknown, used, expired or revoked."""

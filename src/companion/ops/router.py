@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from companion import metrics
+from companion.accounts.policies import PublicDep
 from companion.dependencies import SettingsDep
 from companion.errors import Forbidden, Unauthorized
 
@@ -17,13 +18,13 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz(_public: PublicDep) -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, _public: PublicDep) -> JSONResponse:
     """The database and the cache answer; 503 names whichever does not."""
     checks: dict[str, Any] = {}
     try:
@@ -40,7 +41,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-async def prometheus_metrics(request: Request, settings: SettingsDep) -> Response:
+async def prometheus_metrics(request: Request, _public: PublicDep, settings: SettingsDep) -> Response:
     """Prometheus metrics; needs `Authorization: Bearer <COMPANION_METRICS_TOKEN>` when a token is set."""
     if settings.metrics_token:
         sent = request.headers.get("authorization", "")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from companion.accounts.dependencies import OptionalIdentity
+from companion.accounts.policies import request_identity
+from companion.accounts.scopes import PROGRESS_WRITE
 from companion.db import session_scope
 from companion.progress import sessions
 
@@ -16,31 +18,36 @@ LEARNING_SESSION_HEADER = "X-Learning-Session-Id"
 
 async def track_learning_session(
     request: Request,
-    identity: OptionalIdentity,
     learning_session_id: Annotated[
         uuid.UUID | None,
         Header(
             alias=LEARNING_SESSION_HEADER,
-            description="A session from POST /api/v1/sessions; the request is counted in it.",
+            description="A session from POST /api/v1/sessions; the request is counted in it if it succeeds.",
         ),
     ] = None,
-) -> uuid.UUID | None:
+) -> AsyncIterator[uuid.UUID | None]:
     """Count the request in the caller's learning session, with the chapter or quiz in its path.
 
+    Only a request that succeeded is counted: a refused one (401, 403, 404, 422...) raises through
+    the `yield` and nothing is recorded. The caller is the one the route's policy admitted, and
+    counting writes to the learning record, so it needs `progress:write` as the MCP tools do.
     The count is kept in a short transaction of its own, so untracked (and anonymous) reads never
     open a database session, and a tracking hiccup cannot undo the request's own work.
     """
-    if learning_session_id is not None and identity is not None:
-        async for session in session_scope(request.app.state.sessionmaker):
-            await sessions.track(
-                session,
-                user_id=identity.user.id,
-                learning_session_id=learning_session_id,
-                chapter_id=request.path_params.get("chapter_id"),
-                quiz_id=request.path_params.get("quiz_id"),
-            )
-    return learning_session_id
+    yield learning_session_id
+    identity = request_identity(request)
+    if learning_session_id is None or identity is None or PROGRESS_WRITE not in identity.scopes:
+        return
+    async for session in session_scope(request.app.state.sessionmaker):
+        await sessions.track(
+            session,
+            user_id=identity.user.id,
+            learning_session_id=learning_session_id,
+            chapter_id=request.path_params.get("chapter_id"),
+            quiz_id=request.path_params.get("quiz_id"),
+        )
 
 
-# Add to a route or router (`dependencies=[Depends(track_learning_session)]`) to count its requests.
-TrackedLearningSession = Annotated[uuid.UUID | None, Depends(track_learning_session)]
+# A route's `dependencies=TRACKED` counts its successful requests; "function" scope runs the count
+# as soon as the route returns, before the response is sent, and lets a route's error skip it.
+TRACKED = [Depends(track_learning_session, scope="function")]

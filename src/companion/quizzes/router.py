@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 
-from companion.accounts.dependencies import CurrentIdentity, CurrentUser
+from companion.accounts.policies import ProgressWriterDep, ReaderDep
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
 from companion.dependencies import CacheDep, SessionDep
-from companion.progress.dependencies import track_learning_session
+from companion.progress.dependencies import TRACKED
 from companion.quizzes import service as quizzes_service
 from companion.quizzes.schemas import (
     AttemptHistory,
@@ -24,7 +24,6 @@ from companion.quizzes.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["quizzes"])
 
-WRITE_SCOPE = "progress:write"
 _GATED: dict[int | str, dict[str, Any]] = {
     403: {"description": "upgrade_required: your tier cannot take this quiz"}
 }
@@ -38,14 +37,13 @@ _SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
     "/courses/{course_id}/quizzes/{quiz_id}/attempts",
     response_model=AttemptStarted,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(track_learning_session)],
+    dependencies=TRACKED,
     responses=_GATED,
 )
 async def start_attempt(
-    quiz_id: str, pack: PackDep, identity: CurrentIdentity, session: SessionDep
+    quiz_id: str, pack: PackDep, identity: ProgressWriterDep, session: SessionDep
 ) -> AttemptStarted:
     """Start your next attempt at a quiz; timed quizzes get a `deadline_at`."""
-    identity.require_scope(WRITE_SCOPE)
     attempt = await quizzes_service.start_attempt(session, user=identity.user, pack=pack, quiz_id=quiz_id)
     quiz = content_service.get_quiz(pack, quiz_id).for_learner()
     return AttemptStarted(**AttemptSummary.model_validate(attempt).model_dump(), quiz=quiz)
@@ -54,13 +52,13 @@ async def start_attempt(
 @router.post(
     "/quiz-attempts/{attempt_id}/submit",
     response_model=AttemptRead,
-    dependencies=[Depends(track_learning_session)],
+    dependencies=TRACKED,
     responses={**_SUBMIT_ERRORS, 404: {"description": "not_found"}, 409: {"description": "conflict"}},
 )
 async def submit_attempt(
     attempt_id: uuid.UUID,
     data: AttemptSubmit,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     catalog: CatalogDep,
     cache: CacheDep,
@@ -71,7 +69,6 @@ async def submit_attempt(
     graded and counted, and flagged `is_late: true`. Open-ended answers are `pending`: they count
     neither for nor against the score. Passing completes the chapter; a second submission is 409.
     """
-    identity.require_scope(WRITE_SCOPE)
     attempt = await quizzes_service.submit_attempt(
         session, user=identity.user, catalog=catalog, attempt_id=attempt_id, answers=data.answers, cache=cache
     )
@@ -82,14 +79,14 @@ async def submit_attempt(
     "/courses/{course_id}/quizzes/{quiz_id}/submit",
     response_model=AttemptRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(track_learning_session)],
+    dependencies=TRACKED,
     responses=_SUBMIT_ERRORS,
 )
 async def submit_quiz(
     quiz_id: str,
     data: QuizSubmit,
     pack: PackDep,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     cache: CacheDep,
 ) -> AttemptRead:
@@ -98,7 +95,6 @@ async def submit_quiz(
     With `time_taken_seconds` beyond the quiz's time limit (plus 30 seconds' grace) the attempt is
     still graded and counted, and flagged `is_late: true`.
     """
-    identity.require_scope(WRITE_SCOPE)
     attempt = await quizzes_service.submit_quiz(
         session,
         user=identity.user,
@@ -113,14 +109,14 @@ async def submit_quiz(
 
 @router.get("/courses/{course_id}/quizzes/{quiz_id}/attempts", response_model=AttemptHistory)
 async def list_attempts(
-    quiz_id: str, pack: PackDep, user: CurrentUser, session: SessionDep
+    quiz_id: str, pack: PackDep, reader: ReaderDep, session: SessionDep
 ) -> AttemptHistory:
     """Your attempts at a quiz, oldest first, with your best score and whether you have passed."""
-    return await quizzes_service.list_attempts(session, user=user, pack=pack, quiz_id=quiz_id)
+    return await quizzes_service.list_attempts(session, user=reader.user, pack=pack, quiz_id=quiz_id)
 
 
 @router.get("/quiz-attempts/{attempt_id}", response_model=AttemptRead)
-async def read_attempt(attempt_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> AttemptRead:
+async def read_attempt(attempt_id: uuid.UUID, reader: ReaderDep, session: SessionDep) -> AttemptRead:
     """One of your attempts, with your answers and, once submitted, the grading of each question."""
-    attempt = await quizzes_service.get_attempt(session, user=user, attempt_id=attempt_id)
+    attempt = await quizzes_service.get_attempt(session, user=reader.user, attempt_id=attempt_id)
     return AttemptRead.model_validate(attempt)

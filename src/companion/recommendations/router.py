@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from companion.accounts.dependencies import CurrentUser
+from companion.accounts.policies import ReaderDep
 from companion.content.dependencies import PackDep
 from companion.dependencies import SessionDep
 from companion.recommendations import service as recommendations_service
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["recommendations"])
 @router.get("/learning-path", response_model=LearningPathRead, responses={404: {"description": "not_found"}})
 async def read_learning_path(
     pack: PackDep,
-    user: CurrentUser,
+    reader: ReaderDep,
     session: SessionDep,
     regenerate: Annotated[
         bool, Query(description="Plan the path afresh now (e.g. after progress), retiring the current one.")
@@ -32,5 +32,5 @@ async def read_learning_path(
     until you change your background; then (or with `regenerate=true`) a new one replaces it.
     """
     return await recommendations_service.get_learning_path(
-        session, user=user, pack=pack, regenerate=regenerate
+        session, user=reader.user, pack=pack, regenerate=regenerate
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from companion.accounts.dependencies import OptionalIdentity
+from companion.accounts.policies import OptionalReaderDep
 from companion.content.dependencies import CatalogDep
 from companion.search import service as search_service
 from companion.search.dependencies import CourseSearchDep
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["search"])
 async def search(
     course_search: CourseSearchDep,
     catalog: CatalogDep,
-    identity: OptionalIdentity,
+    identity: OptionalReaderDep,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=r"\S", description="What to look for.")],
     course_id: Annotated[str | None, Query(description="One course; every course when omitted.")] = None,
     chapter_id: Annotated[str | None, Query(description="Only this chapter.")] = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from companion.accounts.dependencies import CurrentUser
+from companion.accounts.policies import SignedInIdentity
 from companion.content.dependencies import CatalogDep
 from companion.dependencies import CacheDep, LimiterDep, SessionDep, SettingsDep
 from companion.search.dependencies import CourseSearchDep
@@ -16,10 +16,13 @@ from companion.tutor.models import ChatConversation
 
 
 async def get_own_conversation(
-    conversation_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    conversation_id: uuid.UUID, identity: SignedInIdentity, session: SessionDep
 ) -> ChatConversation:
-    """The conversation in the path, if it is the caller's and has not expired; else 404."""
-    return await tutor_service.get_conversation(session, user=user, conversation_id=conversation_id)
+    """The conversation in the path, if it is the caller's and has not expired; else 404.
+
+    The route's own policy decides what the caller may do with it.
+    """
+    return await tutor_service.get_conversation(session, user=identity.user, conversation_id=conversation_id)
 
 
 OwnConversation = Annotated[ChatConversation, Depends(get_own_conversation)]

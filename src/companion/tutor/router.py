@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from companion.accounts.dependencies import CurrentIdentity, CurrentUser
+from companion.accounts.policies import ProgressWriterDep, ReaderDep
 from companion.dependencies import SessionDep
 from companion.tutor import service as tutor_service
 from companion.tutor.dependencies import OwnConversation, TutorServicesDep
@@ -20,8 +20,6 @@ from companion.tutor.schemas import (
 
 router = APIRouter(prefix="/api/v1/tutor", tags=["tutor"])
 
-# Asking writes to the learning record (conversation history and the streak).
-WRITE_SCOPE = "progress:write"
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "not_found: no such conversation of yours, or it expired"}
 }
@@ -35,12 +33,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 )
 async def create_conversation(
     data: ConversationCreate,
-    identity: CurrentIdentity,
+    identity: ProgressWriterDep,
     session: SessionDep,
     services: TutorServicesDep,
 ) -> ConversationDetail:
     """Start a conversation (kept 24 hours), optionally asking its first question at once."""
-    identity.require_scope(WRITE_SCOPE)
     return await tutor_service.create_conversation(
         session,
         user=identity.user,
@@ -51,14 +48,16 @@ async def create_conversation(
 
 @router.get("/conversations", response_model=list[ConversationRead])
 async def list_conversations(
-    user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
+    reader: ReaderDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> list[ConversationRead]:
     """Your conversations of the last 24 hours, newest first."""
-    return await tutor_service.list_conversations(session, user=user, limit=limit)
+    return await tutor_service.list_conversations(session, user=reader.user, limit=limit)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail, responses=NOT_FOUND)
-async def read_conversation(conversation: OwnConversation, session: SessionDep) -> ConversationDetail:
+async def read_conversation(
+    _reader: ReaderDep, conversation: OwnConversation, session: SessionDep
+) -> ConversationDetail:
     """One of your conversations with its messages in order."""
     return await tutor_service.conversation_detail(session, conversation=conversation)
 
@@ -67,10 +66,9 @@ async def read_conversation(conversation: OwnConversation, session: SessionDep) 
     "/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND
 )
 async def delete_conversation(
-    conversation: OwnConversation, identity: CurrentIdentity, session: SessionDep
+    _writer: ProgressWriterDep, conversation: OwnConversation, session: SessionDep
 ) -> Response:
     """Delete one of your conversations now, with its messages."""
-    identity.require_scope(WRITE_SCOPE)
     await tutor_service.delete_conversation(session, conversation=conversation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -87,8 +85,8 @@ async def delete_conversation(
 )
 async def ask(
     message: MessageCreate,
+    identity: ProgressWriterDep,
     conversation: OwnConversation,
-    identity: CurrentIdentity,
     session: SessionDep,
     services: TutorServicesDep,
 ) -> ExchangeRead:
@@ -99,7 +97,6 @@ async def ask(
     names the nearest sections. With `selected_text` (and `selected_context`) the answer draws only on
     that passage and its section.
     """
-    identity.require_scope(WRITE_SCOPE)
     return await tutor_service.ask(
         session,
         user=identity.user,
