@@ -483,7 +483,9 @@ async def _time_analytics(engine: AsyncEngine, pack: ContentPack, runs: int) -> 
     since = now - timedelta(days=30)
     steps: dict[str, Any] = {
         "daily_active": lambda s: analytics_queries.daily_active(s, since=first_day),
-        "active_7_days": lambda s: analytics_queries.distinct_active(s, since=today - timedelta(days=6)),
+        "active_today_7_30_days": lambda s: analytics_queries.distinct_active(
+            s, since=[today, today - timedelta(days=6), today - timedelta(days=29)]
+        ),
         "retention": lambda s: analytics_queries.retention(
             s, boundary=today - timedelta(days=13), window_start=today - timedelta(days=27)
         ),

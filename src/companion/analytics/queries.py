@@ -63,10 +63,13 @@ async def daily_active(session: AsyncSession, *, since: date) -> list[tuple[str,
     ]
 
 
-async def distinct_active(session: AsyncSession, *, since: date) -> int:
-    """Distinct learners active on any UTC day from `since` on."""
-    statement = select(func.count(func.distinct(ActivityDay.user_id))).where(ActivityDay.day >= since)
-    return int(await session.scalar(statement) or 0)
+async def distinct_active(session: AsyncSession, *, since: Sequence[date]) -> list[int]:
+    """Distinct learners active on any UTC day from each given day on, in one pass over the roll-up."""
+    columns = [
+        func.count(func.distinct(case((ActivityDay.day >= first, ActivityDay.user_id)))) for first in since
+    ]
+    row = (await session.execute(select(*columns).where(ActivityDay.day >= min(since)))).one()
+    return [int(count) for count in row]
 
 
 async def retention(session: AsyncSession, *, boundary: date, window_start: date) -> dict[str, int]:

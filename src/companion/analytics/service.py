@@ -50,10 +50,13 @@ async def build_report(
     # Day windows count today as their last day: "last 7 days" is today and the 6 before it.
     first_day = today - timedelta(days=days - 1)
     daily = await queries.daily_active(session, since=first_day)
+    on_day, in_7_days, in_30_days = await queries.distinct_active(
+        session, since=[today, today - timedelta(days=6), today - timedelta(days=29)]
+    )
     active = ActiveLearners(
-        today=await queries.distinct_active(session, since=today),
-        last_7_days=await queries.distinct_active(session, since=today - timedelta(days=6)),
-        last_30_days=await queries.distinct_active(session, since=today - timedelta(days=29)),
+        today=on_day,
+        last_7_days=in_7_days,
+        last_30_days=in_30_days,
         daily=[DailyActive(day=day, learners=count) for day, count in daily],
     )
     boundary = now - timedelta(days=CHURN_DAYS)
