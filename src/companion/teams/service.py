@@ -145,10 +145,10 @@ async def accept(session: AsyncSession, *, user: User, token: str, now: datetime
         raise Forbidden("This invitation was sent to another email address; sign in with that account.")
     if await _membership(session, user.id) is not None:
         raise Conflict("You already hold a seat in a team; leave it first.")
+    if await session.scalar(select(Team.id).where(Team.owner_id == user.id)) is not None:
+        raise Conflict("You own a team; an owner cannot take a seat in another.")
     team = await session.get(Team, invitation.team_id)
     assert team is not None
-    if team.owner_id == user.id:
-        raise Conflict("You own this team.")
     seated = await session.scalar(select(func.count()).where(TeamMember.team_id == team.id))
     if int(seated or 0) >= await seats(session, team=team):
         raise Conflict("The team has no free seat; ask its owner.")
