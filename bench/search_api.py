@@ -34,7 +34,7 @@ from companion.bootstrap import prepare_data
 from companion.config import Settings
 from companion.content import publishing
 from companion.content.store import store_from_settings
-from companion.search.service import CourseSearch
+from companion.search.index import CourseSearch
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = "genai-fundamentals"

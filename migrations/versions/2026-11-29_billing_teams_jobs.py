@@ -1,7 +1,7 @@
 """billing, teams, jobs, analytics: subscription history and provider events, teams, the job-run record, daily roll-ups
 
 Revision ID: h14_billing_teams_jobs
-Revises: 0002
+Revises: h10_completed_chapters_full
 Create Date: 2026-11-29 13:59:28.602729
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import companion.db  # noqa: F401  (column types referenced below)
 
 revision: str = 'h14_billing_teams_jobs'
-down_revision: str | None = '0002'
+down_revision: str | None = 'h10_completed_chapters_full'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

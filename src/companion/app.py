@@ -13,12 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from companion.accounts.router import router as accounts_router
 from companion.analytics.router import router as analytics_router
 from companion.billing.router import router as billing_router
-from companion.cache import create_cache
 from companion.config import Settings, get_settings
 from companion.content.router import router as content_router
 from companion.content.service import ContentCatalog
-from companion.content.store import store_from_settings
-from companion.db import create_engine, create_sessionmaker
 from companion.error_handlers import install_error_handlers
 from companion.jobs import registry as jobs
 from companion.mcp.http import mount_mcp
@@ -30,8 +27,8 @@ from companion.progress.router import router as progress_router
 from companion.quizzes.router import router as quizzes_router
 from companion.ratelimit import RateLimiter
 from companion.recommendations.router import router as recommendations_router
+from companion.runtime import open_runtime
 from companion.search.router import router as search_router
-from companion.search.service import CourseSearch
 from companion.teams.router import router as teams_router
 from companion.tutor.router import router as tutor_router
 
@@ -61,31 +58,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.cache = create_cache(settings.redis_url)
-        app.state.limiter = RateLimiter(settings.redis_url)
-        catalog = ContentCatalog(store_from_settings(settings))
-        await catalog.refresh()
-        app.state.catalog = catalog
-        # One vector store client and one model per process; indexes missing here build in the background.
-        app.state.search = await asyncio.to_thread(CourseSearch.open, settings)
-        await app.state.search.start(catalog.packs())
-        background = [
-            asyncio.create_task(_refresh_content_forever(catalog, settings.content_refresh_seconds))
-        ]
-        if settings.run_jobs:
-            background.append(asyncio.create_task(jobs.run_forever(app.state.sessionmaker)))
-        try:
-            async with app.state.mcp.running():  # the MCP server's session manager
-                yield
-        finally:
-            for task in background:
-                task.cancel()
-            app.state.search.close()
-            await app.state.cache.close()
-            await engine.dispose()
+        async with open_runtime(settings) as runtime:
+            # Routers and MCP tools read these from app.state through their dependencies.
+            app.state.engine = runtime.engine
+            app.state.sessionmaker = runtime.sessionmaker
+            app.state.cache = runtime.cache
+            app.state.catalog = runtime.catalog
+            app.state.search = runtime.search
+            app.state.limiter = RateLimiter(settings.redis_url)
+            background = [
+                asyncio.create_task(
+                    _refresh_content_forever(runtime.catalog, settings.content_refresh_seconds)
+                )
+            ]
+            if settings.run_jobs:
+                background.append(asyncio.create_task(jobs.run_forever(runtime.sessionmaker)))
+            try:
+                async with app.state.mcp.running():  # the MCP server's session manager
+                    yield
+            finally:
+                for task in background:
+                    task.cancel()
 
     app = FastAPI(
         title="Course Companion",

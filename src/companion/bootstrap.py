@@ -8,19 +8,23 @@ from companion.config import Settings
 from companion.content import publishing
 from companion.content.loaders import find_pack_dirs
 from companion.content.store import store_from_settings
-from companion.migrations import upgrade_to_head
-from companion.search import service as search_service
+from companion.migrations import pending_migrations, upgrade_to_head
+from companion.search.build import build_indexes
 
 
 def prepare_data(settings: Settings, *, echo: Callable[[str], None] = print) -> None:
     """Idempotently migrate the database, publish the configured course(s) and index any not indexed."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    echo("Applying database migrations...")
-    upgrade_to_head(settings.resolved_database_url)
+    pending = pending_migrations(settings.resolved_database_url)
+    if pending:
+        echo(f"Applying {len(pending)} database migration(s)...")
+        upgrade_to_head(settings.resolved_database_url)
+    else:
+        echo("Database is up to date.")
     store = store_from_settings(settings)
     for folder in find_pack_dirs(settings.content_source):
         result = publishing.publish_pack(store, folder)
         state = "already published" if result.already_published else "published"
         echo(f"Course {result.course_id}: version {result.version[:12]} {state}.")
     packs = [publishing.load_current(store, course_id) for course_id in publishing.list_course_ids(store)]
-    search_service.build_indexes(settings, packs, only_missing=True, echo=echo)
+    build_indexes(settings, packs, only_missing=True, echo=echo)

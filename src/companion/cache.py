@@ -17,20 +17,10 @@ from companion import metrics
 logger = logging.getLogger(__name__)
 
 # Key patterns and lifetimes follow seed 000's caching table.
-USER_TTL = 3600
-SUBSCRIPTION_TTL = 3600
 CHAPTER_TTL = 24 * 3600
 QUIZ_TTL = 24 * 3600
 PROGRESS_TTL = 300
 STREAK_TTL = 300
-
-
-def user_key(user_id: object) -> str:
-    return f"user:{user_id}"
-
-
-def subscription_key(user_id: object) -> str:
-    return f"subscription:{user_id}"
 
 
 def progress_key(user_id: object) -> str:

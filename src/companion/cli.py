@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import socket
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
+from companion.access.tiers import TIERS
 from companion.config import get_settings
 from companion.content import cli as content_cli
 from companion.db import standalone_session
@@ -52,16 +54,22 @@ def serve(
     settings = get_settings()
     if prepare:
         prepare_data(settings, echo=typer.echo)
-    typer.echo(f"Course Companion is listening on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(
-        "companion.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-    )
+    options: dict[str, Any] = {"factory": True, "host": host, "port": port, "log_config": None}
+    if workers > 1:  # uvicorn's supervisor logs when each worker accepts connections
+        uvicorn.run("companion.app:create_app", workers=workers, proxy_headers=True, **options)
+        return
+    _AnnouncingServer(uvicorn.Config("companion.app:create_app", proxy_headers=True, **options)).run()
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Says "listening" once the socket accepts connections: the application's start-up (loading the
+    model and the search indexes) takes seconds, and a newcomer's first request must not be refused."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            url = f"http://{self.config.host}:{self.config.port}"
+            typer.echo(f"Course Companion is listening on {url}  (API docs: {url}/docs)")
 
 
 @app.command("mcp")
@@ -128,15 +136,15 @@ def create_admin(
 @users_app.command("set-tier")
 def set_tier(
     email: str,
-    tier: Annotated[str, typer.Argument(help="free, premium, pro or team.")],
+    tier: Annotated[str, typer.Argument(help=", ".join(TIERS) + ".")],
 ) -> None:
     """Change a user's subscription tier (following the upgrade/downgrade rules)."""
     from companion.accounts import service as accounts_service
     from companion.billing import service as billing_service
     from companion.errors import CompanionError
 
-    if tier not in billing_service.TIER_ORDER:
-        typer.echo(f"error: unknown tier '{tier}'; choose one of free, premium, pro, team.", err=True)
+    if tier not in TIERS:
+        typer.echo(f"error: unknown tier '{tier}'; choose one of {', '.join(TIERS)}.", err=True)
         raise typer.Exit(2)
 
     async def _run() -> None:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     embedding_provider: Literal["minilm", "openai", "none"] = "minilm"
+    # A folder with model.onnx and tokenizer.json to use instead of the shipped MiniLM files
+    # (identical files are recognised by hash; another model gets an index of its own).
+    embedding_model_dir: Path | None = None
     # Inference threads per MiniLM call; unset = up to 4. On a busy 2-core host, 1 steadies query latency.
     embedding_threads: int | None = None
     openai_api_key: str | None = None

@@ -27,6 +27,12 @@ NAMING_CONVENTION = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+def sql_in(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's text limiting `column` to `values` (the same on SQLite and PostgreSQL)."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
@@ -88,8 +94,12 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def session_scope(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction the caller owns: committed on success, rolled back on error."""
+@asynccontextmanager
+async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction the caller owns: committed on success, rolled back on error, closed.
+
+    The one transaction helper: the request dependency, MCP tool calls, jobs and the CLI all use it.
+    """
     async with sessionmaker() as session:
         try:
             yield session
@@ -106,7 +116,7 @@ async def standalone_session(database_url: str) -> AsyncIterator[AsyncSession]:
     """A session with its own short-lived engine, for CLI commands and jobs outside the app."""
     engine = create_engine(database_url)
     try:
-        async for session in session_scope(create_sessionmaker(engine)):
+        async with transaction(create_sessionmaker(engine)) as session:
             yield session
     finally:
         await engine.dispose()

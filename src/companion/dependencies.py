@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.cache import Cache
 from companion.config import Settings
+from companion.db import transaction
 from companion.ratelimit import RateLimiter
 
 
@@ -25,18 +26,8 @@ async def get_app_settings(request: Request) -> Settings:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request; the request owns the transaction and commits before responding."""
-    session: AsyncSession = request.app.state.sessionmaker()
-    try:
+    async with transaction(request.app.state.sessionmaker) as session:
         yield session
-        if session.in_transaction():
-            await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    finally:
-        # Anonymous reads never touch the database; closing such a session would cost more than the read.
-        if session.in_transaction():
-            await session.close()
 
 
 async def get_cache(request: Request) -> Cache:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import User
@@ -129,11 +132,24 @@ async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
         )
     ).json()
     assert chapter["allowed"] is False and chapter["required_tier"] == "premium"
-    feature = (await client.get("/api/v1/access/check", params={"feature": "adaptive_path"})).json()
-    assert feature["required_tier"] == "pro"
+    feature = (await client.get("/api/v1/access/check", params={"feature": "streak_freeze"})).json()
+    assert feature["allowed"] is False and feature["required_tier"] == "premium"
     vague = await client.get("/api/v1/access/check", params={"course_id": "genai-fundamentals"})
     assert vague.status_code == 422 and vague.json()["error"]["code"] == "validation_error"
-    assert (await client.get("/api/v1/access/check", params={"feature": "telepathy"})).status_code == 404
+    both = await client.get(
+        "/api/v1/access/check",
+        params={"course_id": "genai-fundamentals", "chapter_id": "04-rag", "feature": "streak_freeze"},
+    )
+    assert both.status_code == 422
+    assert {error["field"] for error in both.json()["error"]["details"]["errors"]} == {
+        "chapter_id",
+        "feature",
+    }
+    no_course = await client.get("/api/v1/access/check", params={"quiz_id": "01-quiz"})
+    assert no_course.status_code == 422
+    # Only features that exist are named: the gate never promises one that is not built.
+    unknown = await client.get("/api/v1/access/check", params={"feature": "translation"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["details"]["features"] == ["streak_freeze"]
     assert (await client.get("/api/v1/courses/nope")).json()["error"]["code"] == "not_found"
     assert (await client.get(f"{COURSE}/chapters/99-missing")).status_code == 404
     assert (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/zzz")).status_code == 404
@@ -160,3 +176,30 @@ async def test_outline_and_reads_reflect_the_learner(client: httpx.AsyncClient, 
     ended = await client.patch(f"/api/v1/sessions/{session_id}", json={}, headers=headers)
     assert "02-llms" in ended.json()["chapters_accessed"]
     assert (await client.get(COURSE)).json()["chapters"][0]["progress"] is None
+
+
+async def test_anonymous_reads_open_no_database_session(
+    app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learner = await sign_up()
+    opened: list[int] = []
+    sessionmaker = app.state.sessionmaker
+
+    def counting_sessionmaker(*args: Any, **kwargs: Any) -> Any:
+        opened.append(1)
+        return sessionmaker(*args, **kwargs)
+
+    monkeypatch.setattr(app.state, "sessionmaker", counting_sessionmaker)
+    reads = [
+        f"{COURSE}/chapters/01-intro-genai",
+        f"{COURSE}/chapters/01-intro-genai/sections/01-what-is-genai",
+        f"{COURSE}/quizzes/01-quiz",
+        "/api/v1/search?q=temperature",
+    ]
+    for path in reads:
+        assert (await client.get(path)).status_code == 200, path
+    assert opened == []
+    # A credential sent to an optional read is checked in one short session of its own.
+    for path in reads:
+        assert (await client.get(path, headers=learner["headers"])).status_code == 200, path
+    assert len(opened) == len(reads)

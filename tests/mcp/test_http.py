@@ -165,7 +165,7 @@ async def test_premium_learner_with_api_key_reads_everything(
         chapter = structured(await call(mcp, "read_chapter", course_id=COURSE, chapter_id="04-rag"))
         quiz = structured(await call(mcp, "get_quiz", course_id=COURSE, quiz_id="05-quiz"))
         feature = structured(await call(mcp, "check_access", feature="streak_freeze"))
-        pro_feature = structured(await call(mcp, "check_access", feature="translation"))
+        unbuilt = await call(mcp, "check_access", feature="translation")
 
     assert me["signed_in"] is True and me["user"]["email"] == "premium@example.com"
     assert me["tier"] == "premium" and me["auth_method"] == "api_key"
@@ -173,7 +173,8 @@ async def test_premium_learner_with_api_key_reads_everything(
     assert chapter["status"] == "ok" and chapter["chapter"]["chapter_id"] == "04-rag"
     assert quiz["status"] == "ok"
     assert feature["allowed"] is True
-    assert pro_feature["allowed"] is False and pro_feature["required_tier"] == "pro"
+    # The gate names only features that exist, with the same validation as /api/v1/access/check.
+    assert unbuilt.is_error and structured(unbuilt)["error"]["details"]["features"] == ["streak_freeze"]
 
 
 @pytest.mark.parametrize(
@@ -209,7 +210,8 @@ async def test_malformed_arguments_are_tool_errors(live_server: str) -> None:
     assert missing.is_error is True
     assert "chapter_id" in missing.content[0].text  # type: ignore[union-attr]
     assert structured(ambiguous)["error"]["code"] == "validation_error"
-    assert structured(no_course)["error"]["details"] == {"argument": "course_id"}
+    # The same validation, and the same error body, as GET /api/v1/access/check.
+    assert [error["field"] for error in structured(no_course)["error"]["details"]["errors"]] == ["course_id"]
 
 
 async def test_invalid_bearer_token_is_refused_with_a_challenge(live_server: str) -> None:

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.search.service import CourseSearch
+from companion.search.index import CourseSearch
 from tests.conftest import SignUp
 from tests.progress.helpers import make_premium
 

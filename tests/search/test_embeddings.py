@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -38,6 +40,59 @@ def test_minilm_batching_does_not_change_vectors(minilm: MiniLMEmbedder) -> None
 
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
     assert minilm.embed([]).shape == (0, 384)
+
+
+GOLDEN = Path(__file__).with_name("golden_minilm.json")
+
+
+def test_minilm_reproduces_the_golden_vectors(minilm: MiniLMEmbedder) -> None:
+    # Reference vectors of the shipped model: a changed model, tokenizer or pooling cannot pass.
+    golden = json.loads(GOLDEN.read_text())
+    assert minilm.name == golden["model"]
+
+    vectors = minilm.embed(golden["sentences"])
+
+    np.testing.assert_allclose(vectors, np.array(golden["vectors"]), rtol=0, atol=golden["tolerance"])
+
+
+def _model_dir(tmp_path: Path) -> Path:
+    shipped = embeddings.shipped_model_files()
+    (tmp_path / "model.onnx").write_bytes(shipped.model)
+    (tmp_path / "tokenizer.json").write_bytes(shipped.tokenizer)
+    return tmp_path
+
+
+def test_a_model_dir_with_the_shipped_files_is_the_shipped_model(tmp_path: Path) -> None:
+    settings = Settings(embedding_model_dir=_model_dir(tmp_path), _env_file=None)  # type: ignore[call-arg]
+    golden = json.loads(GOLDEN.read_text())
+
+    embedder = load_embedder(settings)
+
+    assert embedder is not None and embedder.name == golden["model"] and embedder.dimension == 384
+    np.testing.assert_allclose(embedder.embed(golden["sentences"][:1]), [golden["vectors"][0]], atol=1e-4)
+
+
+def test_another_model_in_the_dir_gets_its_own_name(tmp_path: Path) -> None:
+    model_dir = _model_dir(tmp_path)
+    tokenizer = json.loads((model_dir / "tokenizer.json").read_text())
+    tokenizer["normalizer"]["lowercase"] = False  # a cased variant: different vectors, so another index
+    (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer))
+
+    files = embeddings.model_files_from_dir(model_dir)
+    embedder = MiniLMEmbedder(files=files)
+
+    assert files.name.startswith("onnx-") and embedder.name == files.name
+    assert embedder.dimension == 384
+    assert not np.allclose(embedder.embed(["Robots"]), MiniLMEmbedder().embed(["Robots"]), atol=1e-4)
+
+
+def test_a_model_dir_missing_a_file_is_reported(tmp_path: Path) -> None:
+    model_dir = _model_dir(tmp_path)
+    shutil.copy(model_dir / "tokenizer.json", tmp_path / "elsewhere.json")
+    (model_dir / "tokenizer.json").unlink()
+
+    with pytest.raises(EmbeddingUnavailable, match=r"needs tokenizer\.json"):
+        embeddings.model_files_from_dir(model_dir)
 
 
 def test_minilm_refuses_a_model_file_with_another_hash(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,9 @@ import pytest
 from companion.config import Settings
 from companion.content.schemas import ContentPack
 from companion.content.validation import load_pack
-from companion.search.service import CourseSearch, highlight_terms, snippet
+from companion.search.citations import snippet
+from companion.search.index import CourseSearch
+from companion.search.terms import highlight_terms
 from companion.search.vectors import VectorStore
 
 SHIPPED_COURSE = Path(__file__).resolve().parents[2] / "courses" / "genai-fundamentals"

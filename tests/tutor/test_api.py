@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.db import utcnow
-from companion.search.service import CourseSearch
+from companion.search.index import CourseSearch
 from companion.tutor.models import ChatConversation
 from companion.tutor.tasks import purge_expired_conversations
 from tests.conftest import SignUp

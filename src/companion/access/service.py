@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from companion.access.tiers import TIER_NAMES, Tier, tier_includes
 from companion.accounts.models import User
 from companion.billing import service as billing_service
+from companion.content import service as content_service
+from companion.content.responses import AccessCheck
 from companion.content.schemas import Chapter, ContentPack
-from companion.errors import NotFound, UpgradeRequired
+from companion.content.service import ContentCatalog
+from companion.errors import NotFound, UpgradeRequired, ValidationFailed
 
-# Hybrid (LLM) features and premium extras, with the lowest tier that includes each.
-FEATURE_TIERS: dict[str, str] = {
+# The paid features that exist today, with the lowest tier that includes each. Only built features
+# belong here: the gate tells learners their plan includes what this table names.
+FEATURE_TIERS: dict[str, Tier] = {
     "streak_freeze": "premium",
-    "adaptive_path": "pro",
-    "llm_grading": "pro",
-    "synthesis": "pro",
-    "tutor_synthesis": "pro",
-    "personalization": "pro",
-    "translation": "pro",
     "teams": "team",
     "team_analytics": "team",
 }
-
-TIER_NAMES = {"free": "Free", "premium": "Premium", "pro": "Pro", "team": "Team"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ def tier_of(user: User | None) -> str:
 
 def _decide(user: User | None, required: str, what: str) -> AccessDecision:
     current = tier_of(user)
-    if billing_service.tier_includes(current, required):
+    if tier_includes(current, required):
         return AccessDecision(
             True, required, current, f"{what} is included in your {TIER_NAMES[current]} plan."
         )
@@ -70,12 +67,8 @@ def check_chapter(user: User | None, chapter: Chapter) -> AccessDecision:
 
 def check_quiz(user: User | None, pack: ContentPack, quiz_id: str) -> AccessDecision:
     """May the caller take this quiz? A quiz is open to whoever may open its chapter."""
-    quiz = pack.quiz(quiz_id)
-    if quiz is None:
-        raise NotFound(f"No quiz '{quiz_id}' in course '{pack.course.id}'.")
-    chapter = pack.chapter(quiz.chapter_id)
-    if chapter is None:
-        raise NotFound(f"Quiz '{quiz_id}' belongs to no chapter.")
+    quiz = content_service.get_quiz(pack, quiz_id)
+    chapter = content_service.get_chapter(pack, quiz.chapter_id)
     decision = check_chapter(user, chapter)
     return AccessDecision(
         decision.allowed,
@@ -86,8 +79,42 @@ def check_quiz(user: User | None, pack: ContentPack, quiz_id: str) -> AccessDeci
 
 
 def check_feature(user: User | None, feature: str) -> AccessDecision:
-    """May the caller use this feature (e.g. `streak_freeze`, `adaptive_path`)?"""
+    """May the caller use this feature (one of `FEATURE_TIERS`)?"""
     required = FEATURE_TIERS.get(feature)
     if required is None:
-        raise NotFound(f"Unknown feature '{feature}'.", details={"features": sorted(FEATURE_TIERS)})
+        raise NotFound(
+            f"Unknown feature '{feature}'. Features: {', '.join(sorted(FEATURE_TIERS))}.",
+            details={"argument": "feature", "value": feature, "features": sorted(FEATURE_TIERS)},
+        )
     return _decide(user, required, f"The {feature.replace('_', ' ')} feature")
+
+
+def _invalid(message: str, *fields: str) -> ValidationFailed:
+    errors = [{"field": field, "message": message, "type": "value_error"} for field in fields]
+    return ValidationFailed(message, details={"errors": errors})
+
+
+def check_access(
+    user: User | None,
+    catalog: ContentCatalog,
+    *,
+    course_id: str | None = None,
+    chapter_id: str | None = None,
+    quiz_id: str | None = None,
+    feature: str | None = None,
+) -> AccessCheck:
+    """The gate's answer about exactly one chapter (with its course), quiz (with its course) or feature."""
+    subjects = {"chapter_id": chapter_id, "quiz_id": quiz_id, "feature": feature}
+    asked = [name for name, value in subjects.items() if value]
+    if len(asked) != 1:
+        raise _invalid("Give exactly one of chapter_id, quiz_id or feature.", *(asked or subjects))
+    if feature:
+        return AccessCheck.build(check_feature(user, feature), feature=feature)
+    if not course_id:
+        raise _invalid("course_id is required with chapter_id or quiz_id.", "course_id")
+    pack = catalog.pack(course_id)
+    if chapter_id:
+        decision = check_chapter(user, content_service.get_chapter(pack, chapter_id))
+        return AccessCheck.build(decision, course_id=course_id, chapter_id=chapter_id)
+    assert quiz_id is not None
+    return AccessCheck.build(check_quiz(user, pack, quiz_id), course_id=course_id, quiz_id=quiz_id)

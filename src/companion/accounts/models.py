@@ -9,17 +9,12 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.access.tiers import TIERS
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 SOFTWARE_LEVELS = ("beginner", "intermediate", "advanced")
 HARDWARE_LEVELS = ("none", "hobbyist", "professional")
 ROLES = ("learner", "admin")
-TIERS = ("free", "premium", "pro", "team")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join(f"'{value}'" for value in values)
-    return f"{column} IN ({quoted})"
 
 
 class User(UUIDPrimaryKey, Base):
@@ -27,10 +22,10 @@ class User(UUIDPrimaryKey, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(_in("software_experience", SOFTWARE_LEVELS), name="software_experience"),
-        CheckConstraint(_in("hardware_experience", HARDWARE_LEVELS), name="hardware_experience"),
-        CheckConstraint(_in("role", ROLES), name="role"),
-        CheckConstraint(_in("subscription_tier", TIERS), name="subscription_tier"),
+        CheckConstraint(sql_in("software_experience", SOFTWARE_LEVELS), name="software_experience"),
+        CheckConstraint(sql_in("hardware_experience", HARDWARE_LEVELS), name="hardware_experience"),
+        CheckConstraint(sql_in("role", ROLES), name="role"),
+        CheckConstraint(sql_in("subscription_tier", TIERS), name="subscription_tier"),
         Index("ix_users_subscription_tier", "subscription_tier"),
         Index("ix_users_last_active_at", "last_active_at"),
         Index("ix_users_created_at", "created_at"),

@@ -47,7 +47,7 @@ from companion.accounts import service as accounts_service
 from companion.accounts.models import User
 from companion.accounts.scopes import ALL_SCOPES, CONTENT_READ, PROGRESS_WRITE
 from companion.config import Settings
-from companion.db import session_scope
+from companion.db import transaction
 from companion.dependencies import SessionDep
 from companion.errors import Forbidden, Unauthorized
 from companion.oauth import service as oauth_service
@@ -172,7 +172,7 @@ class OptionalPolicy(Policy):
             _remember(request, None)
             return None
         # Anonymous reads of public content never open a session; a credential gets a short one.
-        async for session in session_scope(request.app.state.sessionmaker):
+        async with transaction(request.app.state.sessionmaker) as session:
             identity = self.check(await _identify(credentials, session, request.app.state.settings))
         _remember(request, identity)
         return identity

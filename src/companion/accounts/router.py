@@ -78,11 +78,9 @@ async def read_me(identity: ReaderDep) -> UserRead:
 
 
 @router.patch("/me", response_model=UserRead)
-async def update_me(
-    data: UserUpdate, owner: AccountOwnerDep, session: SessionDep, cache: CacheDep
-) -> UserRead:
+async def update_me(data: UserUpdate, owner: AccountOwnerDep, session: SessionDep) -> UserRead:
     """Change name, time zone, background or preferences (password sign-in only)."""
-    user = await accounts_service.update_profile(session, user=owner.user, data=data, cache=cache)
+    user = await accounts_service.update_profile(session, user=owner.user, data=data)
     return UserRead.model_validate(user)
 
 

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from companion.access.tiers import Tier
 from companion.accounts.scopes import Scope
 
 SoftwareLevel = Literal["beginner", "intermediate", "advanced"]
 HardwareLevel = Literal["none", "hobbyist", "professional"]
 Role = Literal["learner", "admin"]
-Tier = Literal["free", "premium", "pro", "team"]
 
 _TIMEZONES = available_timezones()
 

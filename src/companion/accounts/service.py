@@ -185,7 +185,9 @@ async def refresh(session: AsyncSession, *, refresh_token: str, settings: Settin
     if stored is None:
         raise InvalidRefreshToken()
     if stored.revoked_at is not None:
-        # Reuse of a rotated token means it leaked: end every session of that login.
+        # Reuse of a rotated token means it leaked: end every session of that login. This is the one
+        # service that commits: the request is refused with an error, which rolls the request's
+        # transaction back, and the revocation must survive that refusal.
         await _revoke_family(session, stored.family_id)
         await session.commit()
         raise InvalidRefreshToken()
@@ -214,7 +216,7 @@ async def is_session_revoked(session: AsyncSession, family_id: uuid.UUID) -> boo
     return result.first() is None
 
 
-async def update_profile(session: AsyncSession, *, user: User, data: UserUpdate, cache: Cache) -> User:
+async def update_profile(session: AsyncSession, *, user: User, data: UserUpdate) -> User:
     """Change profile fields; a new background invalidates personalised content and the learning path."""
     changes = data.model_dump(exclude_unset=True)
     # Only the name may be cleared; the other fields always hold a value (send one to change them).
@@ -233,7 +235,6 @@ async def update_profile(session: AsyncSession, *, user: User, data: UserUpdate,
         await premium_service.invalidate_personalized_content(session, user_id=user.id)
         await recommendations_service.deactivate_active(session, user_id=user.id)
     await session.flush()
-    await cache.delete(cache_keys.user_key(user.id))
     return user
 
 
@@ -259,8 +260,6 @@ async def delete_account(session: AsyncSession, *, user: User, cache: Cache) -> 
     await session.delete(user)
     await session.flush()
     await cache.delete(
-        cache_keys.user_key(user_id),
-        cache_keys.subscription_key(user_id),
         cache_keys.progress_key(user_id),
         cache_keys.streak_key(user_id),
     )

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.accounts.models import TIERS, User
+from companion.access.tiers import TIERS
+from companion.accounts.models import User
 from companion.analytics import queries
 from companion.analytics.schemas import (
     ActiveLearners,

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import TIERS, _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.access.tiers import TIERS
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 STATUSES = ("active", "expired", "canceled")
 # Who made a change: a payment provider's event, an administrator (API or CLI), the learner, a job.
@@ -21,8 +21,8 @@ class Subscription(UUIDPrimaryKey, Base):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint(_in("tier", TIERS), name="tier"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(sql_in("tier", TIERS), name="tier"),
+        CheckConstraint(sql_in("status", STATUSES), name="status"),
         CheckConstraint("seats IS NULL OR seats >= 1", name="seats_positive"),
         Index("ix_subscriptions_expires_at", "expires_at"),
         Index("ix_subscriptions_payment_id", "payment_id"),
@@ -51,7 +51,7 @@ class SubscriptionChange(UUIDPrimaryKey, Base):
 
     __tablename__ = "subscription_changes"
     __table_args__ = (
-        CheckConstraint(_in("source", CHANGE_SOURCES), name="source"),
+        CheckConstraint(sql_in("source", CHANGE_SOURCES), name="source"),
         Index("ix_subscription_changes_changed_at", "changed_at"),
         Index("ix_subscription_changes_user_id", "user_id"),
     )

@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from companion import cache as cache_keys
 from companion.accounts.models import User
 from companion.accounts.policies import AccountOwnerDep, AdminDep, PublicDep, ReaderDep
 from companion.billing import payments
@@ -22,8 +21,7 @@ from companion.billing.schemas import (
     WebhookReceipt,
 )
 from companion.billing.stripe_gateway import verify_event
-from companion.cache import Cache
-from companion.dependencies import CacheDep, SessionDep, SettingsDep
+from companion.dependencies import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
 
@@ -39,10 +37,6 @@ def _read(user: User, subscription: Subscription) -> SubscriptionRead:
             "effective_tier": billing_service.effective_tier(user),
         }
     )
-
-
-async def _forget(cache: Cache, user: User) -> None:
-    await cache.delete(cache_keys.user_key(user.id), cache_keys.subscription_key(user.id))
 
 
 @router.get("/subscription", response_model=SubscriptionRead)
@@ -67,11 +61,10 @@ async def checkout(
 
 @router.post("/subscription/cancel", response_model=SubscriptionRead)
 async def cancel_subscription(
-    owner: AccountOwnerDep, session: SessionDep, gateway: StripeGatewayDep, cache: CacheDep
+    owner: AccountOwnerDep, session: SessionDep, gateway: StripeGatewayDep
 ) -> SubscriptionRead:
     """Stop renewing: the plan stays until `expires_at`, then drops to free (on free: nothing to do)."""
     subscription = await payments.cancel_subscription(session, user=owner.user, gateway=gateway)
-    await _forget(cache, owner.user)
     return _read(owner.user, subscription)
 
 
@@ -82,28 +75,24 @@ async def stripe_webhook(
     session: SessionDep,
     settings: SettingsDep,
     gateway: StripeGatewayDep,
-    cache: CacheDep,
 ) -> WebhookReceipt:
     """Stripe's event deliveries: verified by signature, applied once per event id, in event order."""
     event = verify_event(
         await request.body(), request.headers.get("stripe-signature"), secret=settings.stripe_webhook_secret
     )
-    outcome, user = await billing_webhooks.handle_event(
+    outcome, _user = await billing_webhooks.handle_event(
         session, event=event, gateway=gateway, settings=settings
     )
-    if user is not None:
-        await _forget(cache, user)
     return WebhookReceipt(outcome=outcome)
 
 
 @router.put("/admin/users/{user_id}/subscription", response_model=SubscriptionRead)
 async def admin_set_subscription(
-    user_id: uuid.UUID, data: SubscriptionUpdate, admin: AdminDep, session: SessionDep, cache: CacheDep
+    user_id: uuid.UUID, data: SubscriptionUpdate, admin: AdminDep, session: SessionDep
 ) -> SubscriptionRead:
     """Set a learner's plan by hand (the same rules as everywhere: no direct pro → free)."""
     user = await billing_service.get_user(session, user_id)
     subscription = await billing_service.change_tier(
         session, user=user, tier=data.tier, expires_at=data.expires_at, seats=data.seats, source="admin"
     )
-    await _forget(cache, user)
     return _read(user, subscription)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from companion.accounts.schemas import Tier
+from companion.access.tiers import Tier
 from companion.billing.service import MAX_SEATS
 
 

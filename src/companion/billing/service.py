@@ -14,11 +14,12 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.accounts.models import TIERS, User
+from companion.access.tiers import TIERS
+from companion.accounts.models import User
 from companion.billing.models import Subscription, SubscriptionChange
 from companion.errors import Conflict, NotFound, ValidationFailed
 
-TIER_ORDER = {tier: rank for rank, tier in enumerate(TIERS)}
+TIER_ORDER: dict[str, int] = {tier: rank for rank, tier in enumerate(TIERS)}
 PAID_TIERS = TIERS[1:]
 # Seat-holders' subscriptions name this provider and their team owner's user id as payment id.
 TEAM_PROVIDER = "team"
@@ -34,11 +35,6 @@ def effective_tier(user: User, *, now: datetime | None = None) -> str:
     if user.subscription_tier != "free" and expires_at is not None and expires_at <= now:
         return "free"
     return user.subscription_tier
-
-
-def tier_includes(held: str, required: str) -> bool:
-    """Whether holding one tier grants what another tier requires."""
-    return TIER_ORDER[held] >= TIER_ORDER[required]
 
 
 async def create_free_subscription(session: AsyncSession, *, user: User) -> Subscription:

@@ -19,24 +19,13 @@ from companion.content.responses import (
     CourseOutline,
     CourseSummary,
     QuizRead,
-    SectionLink,
     SectionNeighbour,
     SectionRead,
 )
-from companion.content.schemas import SectionRef
 from companion.dependencies import CacheDep, SessionDep
-from companion.errors import NotFound, ValidationFailed
 from companion.progress.dependencies import TRACKED
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
-
-
-def _link(ref: SectionRef | None) -> SectionLink | None:
-    if ref is None:
-        return None
-    return SectionLink(
-        chapter_id=ref.chapter.chapter_id, section_id=ref.section.section_id, title=ref.section.title
-    )
 
 
 @router.get("/courses", response_model=list[CourseSummary])
@@ -88,24 +77,11 @@ async def read_section(
 ) -> Response:
     """One section verbatim with links to the sections before and after it."""
     chapter = content_service.get_chapter(pack, chapter_id)
-    section = chapter.section(section_id)
-    if section is None:
-        raise NotFound(
-            f"No section '{section_id}' in chapter '{chapter_id}'.",
-            details={"chapter_id": chapter_id, "section_id": section_id},
-        )
+    section = content_service.get_section(chapter, section_id)
     access_service.check_chapter(identity.user if identity else None, chapter).enforce()
 
     async def body() -> dict[str, Any]:
-        return SectionRead(
-            course_id=pack.course.id,
-            content_version=pack.version,
-            chapter_id=chapter_id,
-            chapter_title=chapter.title,
-            section=section,
-            previous=_link(pack.previous_section(chapter_id, section_id)),
-            next=_link(pack.next_section(chapter_id, section_id)),
-        ).model_dump(mode="json")
+        return content_service.section_document(pack, chapter, section).model_dump(mode="json")
 
     return await cached_json(
         request,
@@ -156,9 +132,7 @@ async def neighbour_section(
     identity: OptionalReaderDep,
 ) -> SectionNeighbour:
     """The section after or before this one, continuing across chapters."""
-    chapter = content_service.get_chapter(pack, chapter_id)
-    if chapter.section(section_id) is None:
-        raise NotFound(f"No section '{section_id}' in chapter '{chapter_id}'.")
+    content_service.get_section(content_service.get_chapter(pack, chapter_id), section_id)
     ref = (
         pack.next_section(chapter_id, section_id)
         if direction == "next"
@@ -172,7 +146,7 @@ async def neighbour_section(
     decision = access_service.check_chapter(identity.user if identity else None, ref.chapter)
     return SectionNeighbour(
         direction=direction,
-        section=_link(ref),
+        section=content_service.section_link(ref),
         access=outline.access_of(decision),
         message=f'{direction.capitalize()} section: "{ref.section.title}" in "{ref.chapter.title}".',
     )
@@ -200,22 +174,17 @@ async def check_access(
     course_id: str | None = Query(default=None, description="The course of the chapter or quiz."),
     chapter_id: str | None = Query(default=None),
     quiz_id: str | None = Query(default=None),
-    feature: str | None = Query(default=None, description="e.g. streak_freeze, adaptive_path, translation"),
+    feature: str | None = Query(
+        default=None, description="A feature: " + ", ".join(sorted(access_service.FEATURE_TIERS)) + "."
+    ),
 ) -> AccessCheck:
-    """May the caller open a chapter or quiz, or use a feature? Answers with the tier required and why."""
-    user = identity.user if identity else None
-    if feature is not None:
-        return AccessCheck.build(access_service.check_feature(user, feature), feature=feature)
-    if course_id is None or (chapter_id is None) == (quiz_id is None):
-        raise ValidationFailed(
-            "Ask about a feature, or a course_id with exactly one of chapter_id or quiz_id.",
-            details={"fields": ["course_id", "chapter_id", "quiz_id", "feature"]},
-        )
-    pack = catalog.pack(course_id)
-    if chapter_id is not None:
-        decision = access_service.check_chapter(user, content_service.get_chapter(pack, chapter_id))
-        return AccessCheck.build(decision, course_id=course_id, chapter_id=chapter_id)
-    assert quiz_id is not None
-    return AccessCheck.build(
-        access_service.check_quiz(user, pack, quiz_id), course_id=course_id, quiz_id=quiz_id
+    """May the caller open a chapter or quiz, or use a feature? Give exactly one; answers with the tier
+    required and why."""
+    return access_service.check_access(
+        identity.user if identity else None,
+        catalog,
+        course_id=course_id,
+        chapter_id=chapter_id,
+        quiz_id=quiz_id,
+        feature=feature,
     )

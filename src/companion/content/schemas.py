@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
 
-AccessTier = Literal["free", "premium", "pro", "team"]
+from companion.access.tiers import Tier
+
 Difficulty = Literal["beginner", "intermediate", "advanced"]
 Severity = Literal["error", "warning"]
 
@@ -200,7 +201,7 @@ class Chapter(BaseModel):
     learning_objectives: list[str] = Field(default_factory=list)
     estimated_time_minutes: int | None = None
     prerequisites: list[str] = Field(default_factory=list)
-    access_tier: AccessTier
+    access_tier: Tier
     sections: list[Section]
     summary: str = ""
     next_chapter_id: str | None = None

@@ -9,7 +9,8 @@ from typing import Any
 from companion import cache as cache_keys
 from companion.cache import Cache
 from companion.content import publishing
-from companion.content.schemas import Chapter, ContentPack, Quiz
+from companion.content.responses import SectionLink, SectionRead
+from companion.content.schemas import Chapter, ContentPack, Quiz, Section, SectionRef
 from companion.content.store import ContentStore
 from companion.errors import NotFound
 
@@ -69,6 +70,44 @@ def get_chapter(pack: ContentPack, chapter_id: str) -> Chapter:
             details={"course_id": pack.course.id, "chapter_id": chapter_id},
         )
     return chapter
+
+
+def get_section(chapter: Chapter, section_id: str) -> Section:
+    """A section of the chapter; unknown sections raise NotFound naming the chapter's sections."""
+    section = chapter.section(section_id)
+    if section is None:
+        raise NotFound(
+            f"No section '{section_id}' in chapter '{chapter.chapter_id}'.",
+            details={
+                "chapter_id": chapter.chapter_id,
+                "section_id": section_id,
+                "section_ids": [known.section_id for known in chapter.sections],
+            },
+        )
+    return section
+
+
+def section_link(ref: SectionRef | None) -> SectionLink | None:
+    """Where a section is (chapter, section, title), for navigation; None past either end."""
+    if ref is None:
+        return None
+    return SectionLink(
+        chapter_id=ref.chapter.chapter_id, section_id=ref.section.section_id, title=ref.section.title
+    )
+
+
+def section_document(pack: ContentPack, chapter: Chapter, section: Section) -> SectionRead:
+    """One section verbatim with its chapter and the sections before and after it (across chapters)."""
+    chapter_id, section_id = chapter.chapter_id, section.section_id
+    return SectionRead(
+        course_id=pack.course.id,
+        content_version=pack.version,
+        chapter_id=chapter_id,
+        chapter_title=chapter.title,
+        section=section,
+        previous=section_link(pack.previous_section(chapter_id, section_id)),
+        next=section_link(pack.next_section(chapter_id, section_id)),
+    )
 
 
 def get_quiz(pack: ContentPack, quiz_id: str) -> Quiz:

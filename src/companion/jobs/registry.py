@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from companion import metrics
 from companion.analytics import rollup as analytics_rollup
 from companion.billing import service as billing_service
-from companion.db import session_scope, utcnow
+from companion.db import transaction, utcnow
 from companion.jobs.models import JobRun
 from companion.oauth import service as oauth_service
 from companion.premium import service as premium_service
@@ -153,10 +153,10 @@ async def run_job(
     """Run one job now (by hand), in its own transaction; returns how many rows it changed."""
     started = asyncio.get_running_loop().time()
     now = now or utcnow()
-    async for session in session_scope(sessionmaker):
+    async with transaction(sessionmaker) as session:
         await _lock(session, job, wait=True)
+        await _ensure_record(session, job)  # a write first: on SQLite, a concurrent run waits here
         changed = await job.run(session, now=now)
-        await _ensure_record(session, job)
         await _finish(session, job, changed=changed)
     _report(job, changed, started)
     return changed

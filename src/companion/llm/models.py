@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 OUTCOMES = ("success", "error", "budget_exceeded", "unavailable")
 
@@ -19,7 +18,7 @@ class LLMUsage(UUIDPrimaryKey, Base):
 
     __tablename__ = "llm_usage"
     __table_args__ = (
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(sql_in("outcome", OUTCOMES), name="outcome"),
         CheckConstraint("input_tokens >= 0 AND output_tokens >= 0", name="tokens_positive"),
         CheckConstraint("cost_usd >= 0", name="cost_positive"),
         Index("ix_llm_usage_user_id_created_at", "user_id", "created_at"),

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from mcp.server.mcpserver import Context
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from companion.cache import Cache, create_cache
+from companion.cache import Cache
 from companion.config import Settings
 from companion.content.service import ContentCatalog
-from companion.content.store import store_from_settings
-from companion.db import create_engine, create_sessionmaker, session_scope
-from companion.search.service import CourseSearch
-
-
-@asynccontextmanager
-async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """`db.session_scope` as a context manager: committed on success, rolled back on error."""
-    # aclosing makes an exception in the body reach session_scope's rollback at once.
-    sessions = cast(AsyncGenerator[AsyncSession, None], session_scope(sessionmaker))
-    async with aclosing(sessions):
-        async for session in sessions:
-            yield session
+from companion.db import transaction
+from companion.runtime import open_runtime
+from companion.search.index import CourseSearch
 
 
 @dataclass(frozen=True)
@@ -66,24 +55,13 @@ def tool_context(ctx: Context[ToolContext, Any]) -> ToolContext:
 
 @asynccontextmanager
 async def standalone_tool_context(settings: Settings, *, api_key: str | None) -> AsyncIterator[ToolContext]:
-    """A ToolContext with its own engine, cache and catalogue, for the stdio server outside the app."""
-    engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
-    cache = create_cache(settings.redis_url)
-    catalog = ContentCatalog(store_from_settings(settings))
-    # If a server already holds the embedded Qdrant, this process searches with BM25 alone (and says so).
-    course_search = await asyncio.to_thread(CourseSearch.open, settings)
-    try:
-        await catalog.refresh()
-        await course_search.start(catalog.packs())
+    """A ToolContext over a runtime of its own, for the stdio server outside the HTTP application."""
+    async with open_runtime(settings) as runtime:
         yield ToolContext(
             settings=settings,
-            sessionmaker=create_sessionmaker(engine),
-            cache=cache,
-            catalog=catalog,
-            search=course_search,
+            sessionmaker=runtime.sessionmaker,
+            cache=runtime.cache,
+            catalog=runtime.catalog,
+            search=runtime.search,
             api_key=api_key,
         )
-    finally:
-        course_search.close()
-        await cache.close()
-        await engine.dispose()

@@ -21,8 +21,9 @@ from starlette.routing import Route
 
 from companion.accounts.scopes import ALL_SCOPES
 from companion.config import Settings
+from companion.db import transaction
 from companion.mcp.auth import CompanionTokenVerifier, OptionalBearerBackend, refuse_invalid_token
-from companion.mcp.context import ToolContext, transaction
+from companion.mcp.context import ToolContext
 from companion.mcp.server import create_server
 from companion.oauth.provider import CompanionOAuthProvider, issuer_url, resource_url
 from companion.oauth.router import authorization_server_routes

@@ -16,13 +16,7 @@ from companion.accounts.models import User
 from companion.accounts.policies import Identity
 from companion.content import outline
 from companion.content import service as content_service
-from companion.content.responses import (
-    AccessCheck,
-    SectionLink,
-    SectionRead,
-)
-from companion.content.schemas import Chapter, ContentPack, SectionRef
-from companion.errors import NotFound, ValidationFailed
+from companion.content.schemas import Chapter, ContentPack
 from companion.mcp.auth import current_identity
 from companion.mcp.context import ToolContext, tool_context
 from companion.mcp.resources import CHAPTER_READER, QUIZ
@@ -32,7 +26,6 @@ from companion.mcp.tooling import (
     QuizId,
     SectionId,
     Toolset,
-    UnknownArgument,
     answer,
     find_chapter,
     find_pack,
@@ -54,14 +47,6 @@ async def _caller(app: ToolContext) -> Identity | None:
 async def _caller_user(app: ToolContext) -> User | None:
     identity = await _caller(app)
     return identity.user if identity else None
-
-
-def _section_link(ref: SectionRef | None) -> SectionLink | None:
-    if ref is None:
-        return None
-    return SectionLink(
-        chapter_id=ref.chapter.chapter_id, section_id=ref.section.section_id, title=ref.section.title
-    )
 
 
 async def _chapter_answer(
@@ -142,15 +127,7 @@ async def read_section(
             decision, course_id=course_id, chapter_id=chapter_id, section_id=section_id, title=chapter.title
         )
     note_interaction(chapter_id=chapter_id)
-    section_read = SectionRead(
-        course_id=course_id,
-        content_version=pack.version,
-        chapter_id=chapter_id,
-        chapter_title=chapter.title,
-        section=section,
-        previous=_section_link(pack.previous_section(chapter_id, section_id)),
-        next=_section_link(pack.next_section(chapter_id, section_id)),
-    )
+    section_read = content_service.section_document(pack, chapter, section)
     return answer({"status": "ok", **section_read.model_dump(mode="json")})
 
 
@@ -233,36 +210,13 @@ async def check_access(
     Use it before promising something, or to explain what an upgrade would unlock.
     """
     app = tool_context(ctx)
-    given = {
-        name: value
-        for name, value in (("chapter_id", chapter_id), ("quiz_id", quiz_id), ("feature", feature))
-        if value
-    }
-    if len(given) != 1:
-        raise ValidationFailed(
-            "Give exactly one of chapter_id, quiz_id or feature.", details={"arguments": sorted(given)}
-        )
-    user = await _caller_user(app)
-    if feature:
-        try:
-            decision = access_service.check_feature(user, feature)
-        except NotFound as error:
-            raise UnknownArgument(
-                "feature", feature, hint="Features: " + ", ".join(sorted(access_service.FEATURE_TIERS)) + "."
-            ) from error
-    else:
-        if not course_id:
-            raise ValidationFailed(
-                "course_id is required with chapter_id or quiz_id.", details={"argument": "course_id"}
-            )
-        pack = find_pack(app.catalog, course_id)
-        if chapter_id:
-            decision = access_service.check_chapter(user, find_chapter(pack, chapter_id))
-        else:
-            find_quiz(pack, str(quiz_id))
-            decision = access_service.check_quiz(user, pack, str(quiz_id))
-    check = AccessCheck.build(
-        decision, course_id=course_id, chapter_id=chapter_id, quiz_id=quiz_id, feature=feature
+    check = access_service.check_access(
+        await _caller_user(app),
+        app.catalog,
+        course_id=course_id,
+        chapter_id=chapter_id,
+        quiz_id=quiz_id,
+        feature=feature,
     )
     return answer({"status": "ok", **check.model_dump(mode="json")})
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 
 from companion.accounts.policies import request_identity
 from companion.accounts.scopes import PROGRESS_WRITE
-from companion.db import session_scope
+from companion.db import transaction
 from companion.progress import sessions
 
 LEARNING_SESSION_HEADER = "X-Learning-Session-Id"
@@ -38,7 +38,7 @@ async def track_learning_session(
     identity = request_identity(request)
     if learning_session_id is None or identity is None or PROGRESS_WRITE not in identity.scopes:
         return
-    async for session in session_scope(request.app.state.sessionmaker):
+    async with transaction(request.app.state.sessionmaker) as session:
         await sessions.track(
             session,
             user_id=identity.user.id,

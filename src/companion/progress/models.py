@@ -21,8 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 INTERFACES = ("web", "chatgpt", "api")
 
@@ -89,7 +88,7 @@ class LearningSession(UUIDPrimaryKey, Base):
 
     __tablename__ = "learning_sessions"
     __table_args__ = (
-        CheckConstraint(_in("interface", INTERFACES), name="interface"),
+        CheckConstraint(sql_in("interface", INTERFACES), name="interface"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_started"),
         CheckConstraint("interaction_count >= 0", name="interactions_positive"),
         Index("ix_learning_sessions_user_id", "user_id"),

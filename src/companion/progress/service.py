@@ -35,7 +35,7 @@ from companion.progress.schemas import (
     ProgressUpdate,
     StreakRead,
 )
-from companion.quizzes import service as quizzes_service
+from companion.quizzes import queries as quiz_queries
 from companion.quizzes.schemas import QuizScoreSummary
 
 
@@ -151,6 +151,9 @@ def _percentage(chapter: Chapter, sections_read: list[str]) -> float:
 
 
 def _complete(progress: ChapterProgress, at: datetime) -> None:
+    # A completed chapter is 100% however it was completed (every section read, marked done, or its
+    # quiz passed), so the dashboard never shows "completed" next to a partial percentage.
+    progress.completion_percentage = 100.0
     if not progress.completed:
         progress.completed = True
         progress.completed_at = at
@@ -221,7 +224,8 @@ async def record_chapter_progress(
         if data.section_id not in progress.sections_read:
             progress.sections_read = [*progress.sections_read, data.section_id]
         progress.last_section_id = data.section_id
-        progress.completion_percentage = _percentage(chapter, progress.sections_read)
+        if not progress.completed:  # completion is never undone, so neither is its 100%
+            progress.completion_percentage = _percentage(chapter, progress.sections_read)
     progress.time_spent_seconds += data.time_spent_seconds
     if data.completed or progress.completion_percentage >= 100:
         _complete(progress, now)
@@ -393,7 +397,7 @@ async def build_dashboard(
     by_course: dict[str, dict[str, Any]] = {}
     for row in progress_rows:
         by_course.setdefault(row.course_id, {})[row.chapter_id] = row
-    quiz_scores = await quizzes_service.best_scores(session, user_id=user.id)
+    quiz_scores = await quiz_queries.best_scores(session, user_id=user.id)
     streak = await session.scalar(select(Streak).where(Streak.user_id == user.id))
     today = streaks.local_date(utcnow(), user.timezone)
     return ProgressDashboard(

@@ -20,8 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 ATTEMPT_STATUSES = ("started", "submitted")
 
@@ -39,7 +38,7 @@ class QuizAttempt(UUIDPrimaryKey, Base):
             "correct_answers >= 0 AND correct_answers <= total_questions", name="correct_le_total"
         ),
         CheckConstraint("attempt_number >= 1", name="attempt_number_positive"),
-        CheckConstraint(_in("status", ATTEMPT_STATUSES), name="status"),
+        CheckConstraint(sql_in("status", ATTEMPT_STATUSES), name="status"),
         Index("ix_quiz_attempts_user_id_quiz_id", "user_id", "quiz_id"),
         Index("ix_quiz_attempts_submitted_at", "submitted_at"),
     )

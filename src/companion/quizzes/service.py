@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from companion.progress import service as progress_service
 from companion.quizzes import grading
 from companion.quizzes.exceptions import AttemptAlreadySubmitted, AttemptNotFound
 from companion.quizzes.models import QuizAttempt
-from companion.quizzes.schemas import AttemptHistory, AttemptSummary, QuizScoreSummary
+from companion.quizzes.schemas import AttemptHistory, AttemptSummary
 
 LATE_GRACE = timedelta(seconds=30)
 # Concurrent attempts of one learner at one quiz may pick the same number; each clash retries.
@@ -234,29 +234,3 @@ async def list_attempts(
         attempts_count=len(attempts),
         attempts=[AttemptSummary.model_validate(attempt) for attempt in attempts],
     )
-
-
-async def best_scores(
-    session: AsyncSession, *, user_id: uuid.UUID
-) -> dict[tuple[str, str], QuizScoreSummary]:
-    """The learner's best submitted result per (course, quiz)."""
-    result = await session.execute(
-        select(
-            QuizAttempt.course_id,
-            QuizAttempt.quiz_id,
-            func.max(QuizAttempt.score).label("best_score"),
-            func.max(case((QuizAttempt.passed.is_(True), 1), else_=0)).label("passed"),
-            func.count().label("attempts"),
-        )
-        .where(QuizAttempt.user_id == user_id, QuizAttempt.status == "submitted")
-        .group_by(QuizAttempt.course_id, QuizAttempt.quiz_id)
-    )
-    return {
-        (row.course_id, row.quiz_id): QuizScoreSummary(
-            quiz_id=row.quiz_id,
-            best_score=None if row.best_score is None else float(row.best_score),
-            passed=bool(row.passed),
-            attempts=row.attempts,
-        )
-        for row in result
-    }

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 
 class LearningPathRecommendation(UUIDPrimaryKey, Base):
@@ -18,7 +17,7 @@ class LearningPathRecommendation(UUIDPrimaryKey, Base):
 
     __tablename__ = "learning_path_recommendations"
     __table_args__ = (
-        CheckConstraint(_in("generator", ("rules", "llm")), name="generator"),
+        CheckConstraint(sql_in("generator", ("rules", "llm")), name="generator"),
         Index("ix_learning_path_recommendations_user_id", "user_id"),
         Index("ix_learning_path_recommendations_expires_at", "expires_at"),
         # The database itself guarantees at most one active recommendation per user.

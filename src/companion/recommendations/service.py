@@ -30,7 +30,7 @@ from companion.db import utcnow
 from companion.errors import Conflict
 from companion.progress import service as progress_service
 from companion.progress.schemas import ChapterStateSummary
-from companion.quizzes import service as quizzes_service
+from companion.quizzes import queries as quiz_queries
 from companion.quizzes.schemas import QuizScoreSummary
 from companion.recommendations.models import LearningPathRecommendation
 from companion.recommendations.schemas import (
@@ -397,7 +397,7 @@ async def get_learning_path(
     states = await progress_service.chapter_states(session, user_id=user.id, course_id=course_id)
     recommendation = None if regenerate else await _active(session, user_id=user.id)
     if recommendation is None or not _fits(recommendation, user=user, course_id=course_id, now=now):
-        scores = await quizzes_service.best_scores(session, user_id=user.id)
+        scores = await quiz_queries.best_scores(session, user_id=user.id)
         plan = plan_path(
             pack,
             background=Background(user.software_experience, user.hardware_experience),

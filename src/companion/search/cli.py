@@ -22,7 +22,7 @@ def build(
     ] = None,
 ) -> None:
     """Index the current version of each course; only chunks whose text changed are embedded again."""
-    from companion.search import service as search_service  # numpy, the model runtime: only when used
+    from companion.search.build import build_indexes  # numpy, the model runtime: only when used
 
     settings = get_settings()
     store = store_from_settings(settings)
@@ -36,7 +36,7 @@ def build(
         typer.echo("No published course: run `companion content publish PATH` first.")
         return
     started = time.perf_counter()
-    reports = search_service.build_indexes(settings, packs, only_missing=False, echo=typer.echo)
+    reports = build_indexes(settings, packs, only_missing=False, echo=typer.echo)
     passages = sum(report.passages for report in reports)
     typer.echo(
         f"Indexed {passages} passages of {len(reports)} course(s) in {time.perf_counter() - started:.1f}s."

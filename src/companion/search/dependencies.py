@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from companion.search.service import CourseSearch
+from companion.search.index import CourseSearch
 
 
 async def get_course_search(request: Request) -> CourseSearch:

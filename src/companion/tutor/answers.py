@@ -18,9 +18,10 @@ from companion.access.service import TIER_NAMES, AccessDecision
 from companion.accounts.models import User
 from companion.content.schemas import Chapter, Section
 from companion.search import chunking
-from companion.search import service as search_service
+from companion.search import terms as search_terms
+from companion.search.citations import citation
 from companion.search.engine import SearchHit
-from companion.search.service import CourseIndex, Retrieval
+from companion.search.index import CourseIndex, Retrieval
 from companion.tutor.schemas import Grounding, Source
 
 MAX_SOURCES = 3
@@ -80,13 +81,13 @@ def judge(
     retrieval: Retrieval, *, question: str, user: User | None, thresholds: Thresholds
 ) -> list[Candidate]:
     """Each hit with the learner's access to it and whether it is relevant enough to answer from."""
-    terms = search_service.content_terms(question)
+    terms = search_terms.content_terms(question)
     pack = retrieval.entry.pack
     judged = []
     for hit in retrieval.hits:
         chapter = pack.chapter(hit.payload["chapter_id"])
         assert chapter is not None  # the index was built from this very pack
-        covered = coverage(terms, search_service.query_terms(hit.text), retrieval.entry)
+        covered = coverage(terms, search_terms.query_terms(hit.text), retrieval.entry)
         if retrieval.mode == "hybrid":
             semantic = max(hit.semantic_score or 0.0, 0.0)
             relevant = semantic >= thresholds.min_semantic or (
@@ -123,7 +124,7 @@ def answer_from_course(question: str, candidates: Sequence[Candidate], *, course
             return Answer(text="\n".join(lines), sources=[], grounding="locked")
         return _not_covered(ranked, course_titles)
 
-    terms = search_service.content_terms(question)
+    terms = search_terms.content_terms(question)
     passages = readable[:MAX_SOURCES]
     sentences = [
         _Sentence(text=text, source=candidate, score=_score(text, terms, candidate), position=position)
@@ -152,8 +153,8 @@ def answer_from_selection(
     `related` says whether search found the section relevant to the question (by meaning) when no
     sentence shares its terms; a question about something else is told so rather than answered.
     """
-    question_terms = search_service.content_terms(question)
-    selection_terms = search_service.content_terms(selected_text)
+    question_terms = search_terms.content_terms(question)
+    selection_terms = search_terms.content_terms(selected_text)
     # "What does this mean?" says nothing of its own: the selection is then what the question is about.
     terms = question_terms or selection_terms
     where = f' ("{section.title}")' if section else ""
@@ -167,11 +168,11 @@ def answer_from_selection(
                 sentences.append(_Sentence(text=text, source=source, score=score, position=position))
     else:
         for position, text in enumerate(chunking.prose(selected_text)):
-            words = search_service.query_terms(text)
+            words = search_terms.query_terms(text)
             score = len(terms & words) / max(len(terms), 1)
             sentences.append(_Sentence(text=text, source=None, score=score, position=position))
 
-    on_topic = any(question_terms & search_service.query_terms(sentence.text) for sentence in sentences)
+    on_topic = any(question_terms & search_terms.query_terms(sentence.text) for sentence in sentences)
     if question_terms and not on_topic and not related:
         text = (
             f"The passage you selected and its section{where} do not seem to answer this. "
@@ -203,7 +204,7 @@ def _section_candidate(entry: CourseIndex, chapter: Chapter, chunk: chunking.Chu
 
 
 def _overlap(text: str, terms: set[str], entry: CourseIndex) -> float:
-    return coverage(terms, search_service.query_terms(text), entry) if terms else 0.0
+    return coverage(terms, search_terms.query_terms(text), entry) if terms else 0.0
 
 
 def _score(text: str, terms: set[str], candidate: Candidate) -> float:
@@ -274,7 +275,7 @@ def _render(chosen: list[_Sentence], *, intro: str) -> tuple[str, list[Source]]:
 
 def _source(candidate: Candidate, *, score: float) -> Source:
     payload = candidate.hit.payload
-    cited = search_service.citation(candidate.entry.pack, candidate.chapter, payload["section_id"])
+    cited = citation(candidate.entry.pack, candidate.chapter, payload["section_id"])
     relevance = candidate.relevance if candidate.relevance else min(score, 1.0)
     return Source(
         course_id=cited.course_id,
@@ -313,7 +314,7 @@ def _not_covered(ranked: Sequence[Candidate], course_titles: list[str]) -> Answe
         if key in seen:
             continue
         seen.add(key)
-        cited = search_service.citation(candidate.entry.pack, candidate.chapter, key[1])
+        cited = citation(candidate.entry.pack, candidate.chapter, key[1])
         lock = "" if candidate.access.allowed else f" ({TIER_NAMES[candidate.access.required_tier]} plan)"
         nearest.append(f"- {cited.section_title}, in {cited.chapter_title}{lock} ({cited.url})")
         if len(nearest) == NEAREST_SECTIONS:

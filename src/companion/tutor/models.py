@@ -20,8 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from companion.accounts.models import _in
-from companion.db import Base, UUIDPrimaryKey, utcnow
+from companion.db import Base, UUIDPrimaryKey, sql_in, utcnow
 
 
 class ChatConversation(UUIDPrimaryKey, Base):
@@ -49,7 +48,7 @@ class ChatMessage(UUIDPrimaryKey, Base):
 
     __tablename__ = "chat_messages"
     __table_args__ = (
-        CheckConstraint(_in("role", ("user", "assistant")), name="role"),
+        CheckConstraint(sql_in("role", ("user", "assistant")), name="role"),
         UniqueConstraint("conversation_id", "sequence_number", name="uq_chat_messages_conversation_sequence"),
         Index("ix_chat_messages_created_at", "created_at"),
     )

@@ -26,7 +26,7 @@ from companion.db import utcnow
 from companion.progress import service as progress_service
 from companion.ratelimit import RateLimiter
 from companion.search import chunking
-from companion.search.service import CourseIndex, CourseSearch
+from companion.search.index import CourseIndex, CourseSearch
 from companion.search.vectors import FilterValue
 from companion.tutor import answers
 from companion.tutor.exceptions import ConversationNotFound, UnknownSelection
