@@ -119,7 +119,6 @@ async def test_two_schedulers_on_separate_engines_run_each_period_once(
     assert "expire-subscriptions" in status.output and "1 row(s)" in status.output
 
 
-@pytest.mark.postgres
 async def test_two_processes_run_each_job_once_per_period(
     app: FastAPI, settings: Settings, sign_up: SignUp, db_session: AsyncSession, tmp_path: Path
 ) -> None:

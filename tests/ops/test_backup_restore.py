@@ -50,7 +50,6 @@ async def _records(url: str) -> dict[str, Any]:
         await engine.dispose()
 
 
-@pytest.mark.postgres
 async def test_dump_and_restore_keep_every_learners_record(
     app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp, tmp_path: Path
 ) -> None:
