@@ -149,7 +149,11 @@ async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
     assert no_course.status_code == 422
     # Only features that exist are named: the gate never promises one that is not built.
     unknown = await client.get("/api/v1/access/check", params={"feature": "translation"})
-    assert unknown.status_code == 404 and unknown.json()["error"]["details"]["features"] == ["streak_freeze"]
+    assert unknown.status_code == 404 and unknown.json()["error"]["details"]["features"] == [
+        "streak_freeze",
+        "team_analytics",
+        "teams",
+    ]
     assert (await client.get("/api/v1/courses/nope")).json()["error"]["code"] == "not_found"
     assert (await client.get(f"{COURSE}/chapters/99-missing")).status_code == 404
     assert (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/zzz")).status_code == 404

@@ -174,7 +174,11 @@ async def test_premium_learner_with_api_key_reads_everything(
     assert quiz["status"] == "ok"
     assert feature["allowed"] is True
     # The gate names only features that exist, with the same validation as /api/v1/access/check.
-    assert unbuilt.is_error and structured(unbuilt)["error"]["details"]["features"] == ["streak_freeze"]
+    assert unbuilt.is_error and structured(unbuilt)["error"]["details"]["features"] == [
+        "streak_freeze",
+        "team_analytics",
+        "teams",
+    ]
 
 
 @pytest.mark.parametrize(
