@@ -1,14 +1,19 @@
-"""Latency of the progress dashboard query and of a quiz submission at 100,000 learners.
+"""Latency of the progress dashboard, a quiz submission and the admin analytics report at 100,000 learners.
 
-Seeds a dedicated PostgreSQL database (`companion_bench`, created if missing, migrated with Alembic;
-the test database is never touched) with learners, subscriptions, streaks, chapter progress and
-1,000,000 quiz attempts through asyncpg COPY, rows shuffled so one learner's rows are scattered
-over the table as they would be after months of use. Then it times the service code the endpoints
-run: `progress_service.build_dashboard` (the cache bypassed) and `quizzes_service.submit_quiz`
-plus its commit. Target: dashboard p95 under 10 ms. Prints EXPLAIN (ANALYZE) plans of the
-statements both issue, and a final JSON line.
+Seeds a dedicated PostgreSQL database (`companion_bench` unless `--database` names another; created
+if missing, migrated with Alembic; the test database is never touched) with learners, subscriptions
+and their change history, streaks, chapter progress and 1,000,000 quiz attempts through asyncpg
+COPY, rows shuffled so one learner's rows are scattered over the table as they would be after months
+of use. Attempts of the last 30 days carry per-question grading details like real submissions (the
+most-missed-questions query reads them). Then it times the service code the endpoints run:
+`progress_service.build_dashboard` (the cache bypassed), `quizzes_service.submit_quiz` plus its
+commit, the `refresh-analytics` roll-up (a backfill of all history, then a routine refresh) and
+`analytics_service.build_report` (uncached) with each of its queries. Target: dashboard
+p95 under 10 ms. Prints EXPLAIN (ANALYZE) plans of the dashboard and submission statements, and a
+final JSON line.
 
-    .venv/bin/python bench/learning_record.py [--learners 100000] [--attempts 1000000] [--reseed]
+    nice -n 10 .venv/bin/python bench/learning_record.py [--learners 100000] [--attempts 1000000]
+        [--database companion_bench] [--reseed]
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from companion.accounts.models import User  # noqa: E402
+from companion.analytics import queries as analytics_queries  # noqa: E402
+from companion.analytics import rollup as analytics_rollup  # noqa: E402
+from companion.analytics import service as analytics_service  # noqa: E402
 from companion.cache import MemoryCache  # noqa: E402
 from companion.content.schemas import ContentPack  # noqa: E402
 from companion.content.validation import load_pack  # noqa: E402
@@ -43,9 +51,11 @@ from companion.progress import service as progress_service  # noqa: E402
 from companion.quizzes import service as quizzes_service  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
+# Set from --database by main().
 DATABASE = "companion_bench"
 DSN = f"{SERVER}/{DATABASE}"
 SQLALCHEMY_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
+DETAILED_DAYS = 30
 COURSE_DIR = ROOT / "courses" / "genai-fundamentals"
 TIMEZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Karachi", "Asia/Tokyo", "America/Los_Angeles"]
 BATCH = 100_000
@@ -83,7 +93,10 @@ async def _seeded(learners: int, attempts: int) -> bool:
     try:
         users = await connection.fetchval("SELECT count(*) FROM users")
         rows = await connection.fetchval("SELECT count(*) FROM quiz_attempts")
-        return bool(users == learners and rows == attempts)
+        detailed = await connection.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM quiz_attempts WHERE grading_details IS NOT NULL LIMIT 1) d"
+        )
+        return bool(users == learners and rows == attempts and detailed)
     finally:
         await connection.close()
 
@@ -134,6 +147,26 @@ async def _seed(pack: ContentPack, learners: int, attempts: int, rng: random.Ran
             [
                 (uuid.uuid4(), user_id, tier, "active", at, at)
                 for user_id, tier, at in zip(user_ids, tiers, created, strict=True)
+            ],
+        )
+        # The free -> premium change of each premium learner, some time after signing up.
+        await _copy(
+            connection,
+            "subscription_changes",
+            ["id", "user_id", "from_tier", "to_tier", "from_status", "to_status", "source", "changed_at"],
+            [
+                (
+                    uuid.uuid4(),
+                    user_id,
+                    "free",
+                    tier,
+                    "active",
+                    "active",
+                    "stripe",
+                    min(now, at + timedelta(days=rng.randint(0, 60))),
+                )
+                for user_id, tier, at in zip(user_ids, tiers, created, strict=True)
+                if tier != "free"
             ],
         )
         today = now.date()
@@ -213,6 +246,8 @@ async def _seed(pack: ContentPack, learners: int, attempts: int, rng: random.Ran
         )
 
         quizzes = pack.quizzes
+        details = {quiz.quiz_id: _detail_variants(quiz, rng) for quiz in quizzes}
+        detailed_since = now - timedelta(days=DETAILED_DAYS)
         attempt_rows = []
         per_learner, extra = divmod(attempts, learners)
         for index, (user_id, tier) in enumerate(zip(user_ids, tiers, strict=True)):
@@ -238,6 +273,7 @@ async def _seed(pack: ContentPack, learners: int, attempts: int, rng: random.Ran
                         round(score * (len(quiz.questions) - 1) / 100),
                         1,
                         '{"q1": "a", "q2": true, "q3": ["a", "c"], "q4": "transformer"}',
+                        rng.choice(details[quiz.quiz_id]) if at >= detailed_since else None,
                         at - timedelta(minutes=12),
                         at,
                         720,
@@ -263,6 +299,7 @@ async def _seed(pack: ContentPack, learners: int, attempts: int, rng: random.Ran
                 "correct_answers",
                 "pending_questions",
                 "answers",
+                "grading_details",
                 "started_at",
                 "submitted_at",
                 "time_taken_seconds",
@@ -276,6 +313,28 @@ async def _seed(pack: ContentPack, learners: int, attempts: int, rng: random.Ran
     finally:
         await connection.close()
     return time.perf_counter() - started
+
+
+def _detail_variants(quiz: Any, rng: random.Random, count: int = 32) -> list[str]:
+    """Grading details shaped like real ones (answer, key, explanation per question), misses varying."""
+    variants = []
+    for _ in range(count):
+        rows = {}
+        for question in quiz.questions:
+            correct = rng.random() < 0.7
+            rows[question.question_id] = {
+                "question_id": question.question_id,
+                "type": question.type,
+                "status": "correct" if correct else "incorrect",
+                "correct": correct,
+                "answer": "a",
+                "correct_answer": "a" if correct else "b",
+                "explanation": question.explanation,
+                "points": question.points,
+                "earned_points": question.points if correct else 0,
+            }
+        variants.append(json.dumps(rows))
+    return variants
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -398,6 +457,54 @@ async def _explain(engine: AsyncEngine, pack: ContentPack, user_id: uuid.UUID, r
         await transaction.rollback()
 
 
+async def _time_analytics(engine: AsyncEngine, pack: ContentPack, runs: int) -> dict[str, Any]:
+    """The roll-up job (backfill of all history, then a routine refresh), then the report and its queries."""
+    sessionmaker = create_sessionmaker(engine)
+    now = datetime.now(UTC)
+    async with sessionmaker() as session:
+        await session.execute(text("DELETE FROM analytics_activity_days"))
+        await session.commit()
+    refresh_seconds = {}
+    for kind in ("backfill", "routine"):
+        async with sessionmaker() as session:
+            started = time.perf_counter()
+            rows = await analytics_rollup.refresh(session, now=now)
+            await session.commit()
+            refresh_seconds[kind] = round(time.perf_counter() - started, 2)
+            print(f"  roll-up {kind}: {rows:,} rows in {refresh_seconds[kind]}s", flush=True)
+    timings = []
+    for _ in range(runs):
+        async with sessionmaker() as session:
+            started = time.perf_counter()
+            await analytics_service.build_report(session, packs=[pack], days=30, now=now)
+            timings.append((time.perf_counter() - started) * 1000)
+    today = now.date()
+    first_day = today - timedelta(days=29)
+    since = now - timedelta(days=30)
+    steps: dict[str, Any] = {
+        "daily_active": lambda s: analytics_queries.daily_active(s, since=first_day),
+        "active_today_7_30_days": lambda s: analytics_queries.distinct_active(
+            s, since=[today, today - timedelta(days=6), today - timedelta(days=29)]
+        ),
+        "retention": lambda s: analytics_queries.retention(
+            s, boundary=today - timedelta(days=13), window_start=today - timedelta(days=27)
+        ),
+        "churned": lambda s: analytics_queries.idle_learners(s, idle_since=now - timedelta(days=14)),
+        "chapter_funnel": analytics_queries.chapter_funnel,
+        "quiz_outcomes": lambda s: analytics_queries.quiz_outcomes(s, since=first_day),
+        "most_missed": lambda s: analytics_queries.most_missed(s, since=first_day, limit=10),
+        "tier_mix": analytics_queries.tier_mix,
+        "tier_changes": lambda s: analytics_queries.tier_changes(s, since=since),
+    }
+    per_query = {}
+    for name, step in steps.items():
+        async with sessionmaker() as session:
+            started = time.perf_counter()
+            await step(session)
+            per_query[name] = round((time.perf_counter() - started) * 1000, 1)
+    return {"report_ms": _percentiles(timings), "query_ms": per_query, "rollup_seconds": refresh_seconds}
+
+
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(7)
     pack = load_pack(COURSE_DIR)
@@ -419,6 +526,12 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         )
         submissions = await _time_submissions(engine, pack, submission_users, rng)
         await _explain(engine, pack, user_ids[-1], rng)
+        print(
+            f"\ntiming the admin analytics report ({options.analytics_runs} runs, 30-day window)...",
+            flush=True,
+        )
+        analytics = await _time_analytics(engine, pack, options.analytics_runs)
+        print(json.dumps(analytics["query_ms"]), flush=True)
     finally:
         await engine.dispose()
     return {
@@ -428,9 +541,17 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "seed_seconds": round(seed_seconds, 1),
         "dashboard_ms": _percentiles(dashboard),
         "submission_ms": _percentiles(submissions),
+        "analytics": analytics,
         "dashboard_p95_target_ms": 10,
         "dashboard_target_met": _percentiles(dashboard)["p95"] < 10,
     }
+
+
+def _use_database(name: str) -> None:
+    global DATABASE, DSN, SQLALCHEMY_URL
+    DATABASE = name
+    DSN = f"{SERVER}/{name}"
+    SQLALCHEMY_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 def main() -> None:
@@ -439,8 +560,11 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=2_000, help="dashboard reads to time")
     parser.add_argument("--submissions", type=int, default=500, help="quiz submissions to time")
+    parser.add_argument("--analytics-runs", type=int, default=5, help="analytics reports to time")
+    parser.add_argument("--database", default=DATABASE, help="the PostgreSQL database to seed and use")
     parser.add_argument("--reseed", action="store_true", help="rebuild the data even if it is there")
     options = parser.parse_args()
+    _use_database(options.database)
     asyncio.run(_ensure_database())
     upgrade_to_head(SQLALCHEMY_URL)  # Alembic runs its own loop, so outside ours
     results = asyncio.run(run(options))

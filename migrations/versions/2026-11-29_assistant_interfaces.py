@@ -1,7 +1,7 @@
 """assistant interfaces: learning sessions from Claude and other MCP clients, not only ChatGPT
 
-Revision ID: h15_assistant_interfaces
-Revises: h10_completed_chapters_full
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 14:30:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = 'h15_assistant_interfaces'
-down_revision: str | None = 'h10_completed_chapters_full'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

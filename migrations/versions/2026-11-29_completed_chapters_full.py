@@ -1,6 +1,6 @@
 """completed chapters count as 100%: fix rows completed by a passed quiz at a partial percentage
 
-Revision ID: h10_completed_chapters_full
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29 14:20:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = 'h10_completed_chapters_full'
+revision: str = '0003'
 down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from companion.accounts.router import router as accounts_router
+from companion.analytics.router import router as analytics_router
+from companion.billing.router import router as billing_router
 from companion.config import Settings, get_settings
 from companion.content.router import router as content_router
 from companion.content.service import ContentCatalog
@@ -20,6 +22,7 @@ from companion.jobs import registry as jobs
 from companion.llm.gateway import LLMGateway
 from companion.llm.router import router as llm_router
 from companion.mcp.http import mount_mcp
+from companion.metrics import MetricsMiddleware
 from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
 from companion.openapi import install_openapi
@@ -32,6 +35,7 @@ from companion.ratelimit import RateLimiter
 from companion.recommendations.router import router as recommendations_router
 from companion.runtime import open_runtime
 from companion.search.router import router as search_router
+from companion.teams.router import router as teams_router
 from companion.tutor.router import router as tutor_router
 from companion.web import install_web
 
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)
     # Content first: routes are matched in order, and chapter reads are the hottest path.
     app.include_router(content_router)
     app.include_router(ops_router)
@@ -127,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(premium_router)
     app.include_router(llm_router)
     app.include_router(oauth_router)
+    app.include_router(billing_router)
+    app.include_router(analytics_router)
+    app.include_router(teams_router)
     # The web textbook last: its pages answer browsers at /, /courses/..., /dashboard, /account.
     install_web(app, settings)
     # /mcp, its OAuth metadata and the authorization server's endpoints.

@@ -12,6 +12,8 @@ from cachetools import TLRUCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from companion import metrics
+
 logger = logging.getLogger(__name__)
 
 # Key patterns and lifetimes follow seed 000's caching table.
@@ -35,6 +37,10 @@ def chapter_key(course_id: str, version: str, chapter_id: str) -> str:
 
 def quiz_key(course_id: str, version: str, quiz_id: str) -> str:
     return f"quiz:{course_id}:{version}:{quiz_id}"
+
+
+def _count_lookup(hit: bool) -> None:
+    metrics.CACHE_LOOKUPS.labels(outcome="hit" if hit else "miss").inc()
 
 
 class Cache(Protocol):
@@ -61,6 +67,7 @@ class MemoryCache:
 
     async def get(self, key: str) -> Any | None:
         entry = self._entries.get(key)
+        _count_lookup(entry is not None)
         return None if entry is None else entry[1]
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
@@ -89,7 +96,9 @@ class RedisCache:
             raw = await self._redis.get(self._prefix + key)
         except (RedisError, OSError) as error:
             logger.warning("cache get failed, treating as a miss: %s", error)
+            _count_lookup(False)
             return None
+        _count_lookup(raw is not None)
         return None if raw is None else json.loads(raw)
 
     async def set(self, key: str, value: Any, ttl: int) -> None:

@@ -190,6 +190,28 @@ def list_jobs() -> None:
         typer.echo(f"{job.name:<24} every {job.every}  {job.description}")
 
 
+@jobs_app.command("status")
+def job_status() -> None:
+    """Show when each job last ran (any process), for which period, and what it changed."""
+    from companion.jobs.registry import JOBS, last_runs
+
+    async def _run() -> dict[str, str]:
+        async with standalone_session(get_settings().resolved_database_url) as session:
+            return {
+                run.job_name: (
+                    f"period {run.period_start:%Y-%m-%d %H:%M} UTC, finished "
+                    f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC, {run.rows_changed} row(s), by {run.ran_by}"
+                    if run.finished_at
+                    else "claimed, not finished"
+                )
+                for run in await last_runs(session)
+            }
+
+    runs = asyncio.run(_run())
+    for name in JOBS:
+        typer.echo(f"{name:<24} {runs.get(name, 'never run')}")
+
+
 @jobs_app.command("run")
 def run_jobs(
     name: Annotated[str | None, typer.Argument(help="One job; all of them when omitted.")] = None,

@@ -112,8 +112,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     public_base_url: str = "http://127.0.0.1:8000"
     record_client_ip: bool = False
-    # Run the retention jobs inside the serving process (safe with several processes).
+    # Run the retention jobs inside the serving process: each runs once per period across all
+    # processes (PostgreSQL advisory lock plus the job_runs record).
     run_jobs: bool = True
+
+    # Payments (Stripe). Without a secret key, checkout answers 503 and says payments are off.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_price_premium: str | None = None
+    stripe_price_pro: str | None = None
+    stripe_price_team: str | None = None
+    # Another Stripe API address (stripe-mock, a test double); Stripe's own when unset.
+    stripe_api_base: str | None = None
+    # Team invitations stay valid this long.
+    team_invitation_days: int = 14
+
+    # GET /metrics: with a token set, callers must send it as a bearer token. Without one the
+    # endpoint is open in development and test, and refused in production.
+    metrics_token: str | None = None
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
@@ -122,6 +138,15 @@ class Settings(BaseSettings):
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
             raise ValueError("COMPANION_JWT_SECRET must be at least 32 characters")
         return self
+
+    def stripe_price(self, tier: str) -> str | None:
+        """The configured Stripe price id for a paid tier."""
+        prices = {
+            "premium": self.stripe_price_premium,
+            "pro": self.stripe_price_pro,
+            "team": self.stripe_price_team,
+        }
+        return prices.get(tier)
 
     @property
     def resolved_database_url(self) -> str:

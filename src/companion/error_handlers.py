@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from companion import metrics
 from companion.errors import CompanionError
 from companion.http_limits import payload_too_large
 from companion.observability import request_id_var
@@ -33,6 +34,10 @@ def _body(code: str, message: str, details: dict[str, Any] | None = None) -> dic
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def _count(code: str, status: int) -> None:
+    metrics.ERRORS.labels(code=code, status=str(status)).inc()
+
+
 def _field_name(item: Any) -> str:
     # ("body", "email") -> "email"; ("query", "limit") -> "limit"; a body that is no JSON -> "body"
     location = item.get("loc", ())
@@ -45,6 +50,7 @@ def _field_name(item: Any) -> str:
 async def _companion_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, CompanionError)
     headers = {"Retry-After": "60"} if error.status_code == 429 else None
+    _count(error.code, error.status_code)
     return JSONResponse(error.to_body(), status_code=error.status_code, headers=headers)
 
 
@@ -60,6 +66,7 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     ]
     fields = ", ".join(dict.fromkeys(problem["field"] for problem in problems))
     message = f"Invalid value for: {fields}." if fields else "The request is invalid."
+    _count("validation_error", 422)
     return JSONResponse(_body("validation_error", message, {"errors": problems}), status_code=422)
 
 
@@ -76,6 +83,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse(too_large.to_body(), status_code=413)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     message = error.detail if isinstance(error.detail, str) else "Request failed."
+    _count(code, error.status_code)
     return JSONResponse(
         _body(code, message), status_code=error.status_code, headers=getattr(error, "headers", None)
     )
@@ -90,6 +98,7 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=error)
     finally:
         request_id_var.reset(token)
+    _count("internal_error", 500)
     return JSONResponse(
         _body(
             "internal_error",

@@ -15,11 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion.accounts import security
 from companion.accounts.export import is_credential
 from companion.accounts.models import User
+from companion.analytics import rollup as analytics_rollup
+from companion.billing import service as billing_service
+from companion.billing.models import BillingEvent
 from companion.db import utcnow
 from companion.llm.models import LLMUsage
 from companion.models import Base
 from companion.oauth import service as oauth_service
 from companion.premium.models import PersonalizedContentCache
+from companion.teams import service as teams_service
+from companion.teams.models import Team, TeamMember
 from tests.conftest import SignUp
 from tests.progress.helpers import quiz, right_answers
 from tests.security.world import authorization_params, link_assistant, register_oauth_client
@@ -41,7 +46,11 @@ def learner_tables() -> list[Table]:
 
 
 async def _a_row_in_every_table(
-    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, tokens: dict[str, Any]
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    tokens: dict[str, Any],
+    other_user_id: str,
 ) -> list[str]:
     """Use the product as a learner does, so each learner table holds a row; returns the secrets used."""
     headers = tokens["headers"]
@@ -87,6 +96,28 @@ async def _a_row_in_every_table(
     db_session.add(
         LLMUsage(user_id=user_id, feature="synthesis", provider="test", model="m", outcome="success")
     )
+    # Billing and teams: a plan change, a payment event, a team of one's own with an invitation, and a
+    # seat in someone else's team; then the analytics roll-up of the learner's activity.
+    await billing_service.change_tier(db_session, user=user, tier="team", seats=3)
+    db_session.add(
+        BillingEvent(
+            event_id="evt_export",
+            provider="stripe",
+            event_type="checkout.session.completed",
+            created_at=utcnow(),
+            outcome="applied",
+            user_id=user_id,
+        )
+    )
+    team = await teams_service.create_team(db_session, owner=user, name="Study group")
+    _, invitation_token = await teams_service.invite(
+        db_session, team=team, email="friend@example.com", valid_days=7
+    )
+    other_team = Team(name="Elsewhere", owner_id=uuid.UUID(other_user_id))
+    db_session.add(other_team)
+    await db_session.flush()
+    db_session.add(TeamMember(team_id=other_team.id, user_id=user_id))
+    await analytics_rollup.refresh(db_session, now=utcnow())
     await db_session.commit()
     return [
         tokens["password"],
@@ -98,6 +129,7 @@ async def _a_row_in_every_table(
         linked["code"],
         code,
         params.code_challenge,
+        invitation_token,
     ]
 
 
@@ -107,7 +139,7 @@ async def test_export_holds_every_learner_table_and_no_credential(
     tokens = await sign_up()
     other = await sign_up()
     await client.post("/api/v1/me/api-keys", json={"name": "not mine"}, headers=other["headers"])
-    secrets = await _a_row_in_every_table(app, client, db_session, tokens)
+    secrets = await _a_row_in_every_table(app, client, db_session, tokens, other["user"]["id"])
     user = await db_session.get_one(User, uuid.UUID(tokens["user"]["id"]))
     secrets += [security.hash_secret(secret) for secret in secrets]
     assert user.password_hash is not None

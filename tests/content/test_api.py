@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,13 +154,15 @@ async def test_access_check_and_bad_input(client: httpx.AsyncClient) -> None:
     no_course = await client.get("/api/v1/access/check", params={"quiz_id": "01-quiz"})
     assert no_course.status_code == 422
     # Only features that exist are named: the gate never promises one that is not built.
-    unknown = await client.get("/api/v1/access/check", params={"feature": "team_analytics"})
+    unknown = await client.get("/api/v1/access/check", params={"feature": "time_travel"})
     assert unknown.status_code == 404 and unknown.json()["error"]["details"]["features"] == [
         "adaptive_path",
         "llm_grading",
         "personalization",
         "streak_freeze",
         "synthesis",
+        "team_analytics",
+        "teams",
         "translation",
         "tutor_synthesis",
     ]

@@ -163,10 +163,11 @@ async def test_each_job_changes_exactly_what_expired_once(
     now = utcnow()
     other_id = uuid.UUID((await sign_up())["user"]["id"])
     expected = await _seed(db_session, user_id, other_id, now)
-    assert set(expected) == set(JOBS), "every job needs seeded data here"
+    # The retention jobs; refresh-analytics rebuilds roll-ups (tests/analytics covers it).
+    jobs = [job for job in JOBS.values() if job.name != "refresh-analytics"]
+    assert set(expected) == {job.name for job in jobs}, "every retention job needs seeded data here"
 
     # Two schedulers firing at the same moment: between them each expired row is changed once.
-    jobs = list(JOBS.values())
     counts = await asyncio.gather(
         *(run_job(app.state.sessionmaker, job, now=now) for job in jobs for _ in range(2))
     )

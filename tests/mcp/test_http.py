@@ -192,7 +192,7 @@ async def test_premium_learner_with_api_key_reads_everything(
         quiz = structured(await call(mcp, "get_quiz", course_id=COURSE, quiz_id="05-quiz"))
         feature = structured(await call(mcp, "check_access", feature="streak_freeze"))
         premium_feature = structured(await call(mcp, "check_access", feature="translation"))
-        unbuilt = await call(mcp, "check_access", feature="team_analytics")
+        unbuilt = await call(mcp, "check_access", feature="time_travel")
 
     assert me["signed_in"] is True and me["user"]["email"] == "premium@example.com"
     assert me["tier"] == "premium" and me["auth_method"] == "api_key"

@@ -10,6 +10,7 @@ below, fails the suite with its path named.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -231,6 +232,40 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         gated_tier="pro",
         outcome=LLM_UNAVAILABLE,
     ),
+    ("GET", "/metrics"): Sample(PUBLIC),
+    ("GET", "/api/v1/subscription"): Sample(READER),
+    # Payments are not configured in the suite: allowed callers reach the clear 503.
+    ("POST", "/api/v1/subscription/checkout"): Sample(
+        ACCOUNT_OWNER,
+        json=lambda _cell: {"tier": "team", "seats": 3},
+        outcome=(503, "service_unavailable"),
+    ),
+    ("POST", "/api/v1/subscription/cancel"): Sample(ACCOUNT_OWNER),
+    ("POST", "/api/v1/billing/stripe/webhook"): Sample(
+        PUBLIC,
+        json=lambda _cell: {"id": "evt_1", "type": "ping"},
+        outcome=(503, "service_unavailable"),
+    ),
+    ("PUT", "/api/v1/admin/users/{user_id}/subscription"): Sample(
+        ADMIN, json=lambda _cell: {"tier": "premium"}
+    ),
+    ("GET", "/api/v1/admin/analytics"): Sample(ADMIN),
+    ("POST", "/api/v1/teams"): Sample(ACCOUNT_OWNER, json=lambda _cell: {"name": "Lab"}, gated_tier="team"),
+    ("GET", "/api/v1/teams/mine/analytics"): Sample(ACCOUNT_OWNER, gated_tier="team"),
+    ("GET", "/api/v1/teams/mine/analytics.csv"): Sample(ACCOUNT_OWNER, gated_tier="team"),
+    # Nobody in the world owns a team or holds a seat: allowed callers get 404.
+    ("GET", "/api/v1/teams/mine"): Sample(ACCOUNT_OWNER, outcome=(404, "not_found")),
+    ("POST", "/api/v1/teams/mine/invitations"): Sample(
+        ACCOUNT_OWNER, json=lambda _cell: {"email": "new@example.com"}, outcome=(404, "not_found")
+    ),
+    ("DELETE", "/api/v1/teams/mine/invitations/{invitation_id}"): Sample(
+        ACCOUNT_OWNER, outcome=(404, "not_found")
+    ),
+    ("DELETE", "/api/v1/teams/mine/members/{user_id}"): Sample(ACCOUNT_OWNER, outcome=(404, "not_found")),
+    ("POST", "/api/v1/teams/invitations/accept"): Sample(
+        ACCOUNT_OWNER, json=lambda _cell: {"token": "cti_" + "x" * 40}, outcome=(404, "not_found")
+    ),
+    ("DELETE", "/api/v1/teams/membership"): Sample(ACCOUNT_OWNER, outcome=(404, "not_found")),
     ("GET", "/oauth/consent"): Sample(PUBLIC, query=_consent_request),
     ("POST", "/oauth/consent"): Sample(
         PUBLIC,
@@ -323,7 +358,7 @@ def expected_answer(route: APIRouteView, caller: Caller) -> tuple[int, str | Non
     [policy] = route.policies
     sample = route.sample
     if policy is PUBLIC:
-        return route.success_status, None
+        return sample.outcome or (route.success_status, None)
     if caller.method == "anonymous":
         if not policy.anonymous:
             return 401, "unauthorized"
@@ -347,6 +382,8 @@ def _path(app: FastAPI, route: APIRouteView, caller: Caller) -> str:
         "section_id": chapter.sections[0].section_id,
         "quiz_id": PREMIUM_QUIZ,
         "direction": "next",
+        "user_id": str(caller.user_id or uuid.uuid4()),  # an administrator acting on its own account
+        "invitation_id": str(uuid.uuid4()),
         **caller.owned,
     }
     return route.path.format(**{name: values[name] for name in route.context.param_convertors})

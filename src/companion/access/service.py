@@ -24,6 +24,8 @@ FEATURE_TIERS: dict[str, Tier] = {
     "adaptive_path": "pro",
     "llm_grading": "pro",
     "synthesis": "pro",
+    "teams": "team",
+    "team_analytics": "team",
 }
 
 

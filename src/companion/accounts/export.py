@@ -57,7 +57,9 @@ async def export_user_data(session: AsyncSession, *, user_id: uuid.UUID) -> dict
     for table in tables:
         if table.name == "users":
             continue
-        for foreign_key in table.foreign_keys:
+        # A row that names a user belongs to that user: follow that key before any other, so a table
+        # such as team_members exports the learner's own rows, not those of the learner's team.
+        for foreign_key in sorted(table.foreign_keys, key=lambda key: key.column.table.name != "users"):
             parent = foreign_key.column.table.name
             if parent not in owned_ids or not owned_ids[parent]:
                 continue

@@ -14,6 +14,7 @@ from companion.accounts import security
 from companion.accounts.exceptions import EmailTaken, InvalidCredentials, InvalidRefreshToken
 from companion.accounts.models import ApiKey, RefreshToken, User
 from companion.accounts.schemas import ApiKeyCreate, TokenPair, UserCreate, UserRead, UserUpdate
+from companion.billing import seats as billing_seats
 from companion.billing import service as billing_service
 from companion.cache import Cache
 from companion.config import Settings
@@ -289,6 +290,7 @@ async def change_password(
 async def delete_account(session: AsyncSession, *, user: User, cache: Cache) -> None:
     """Delete the account and, by cascade, everything the learner owns."""
     user_id = user.id
+    await billing_seats.release_team_seats(session, owner=user)  # seats end with their owner
     await session.delete(user)
     await session.flush()
     await cache.delete(

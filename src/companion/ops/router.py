@@ -1,14 +1,18 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and Prometheus metrics."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from companion import metrics
 from companion.accounts.policies import PublicDep
+from companion.dependencies import SettingsDep
+from companion.errors import Forbidden, Unauthorized
 
 router = APIRouter(tags=["operations"])
 
@@ -41,3 +45,19 @@ async def readyz(request: Request, _public: PublicDep) -> JSONResponse:
     ready = checks["database"] == "ok" and checks["content"] == "ok"
     status = ("ready" if checks["cache"] == "ok" else "degraded") if ready else "not_ready"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus_metrics(request: Request, _public: PublicDep, settings: SettingsDep) -> Response:
+    """Prometheus metrics; needs `Authorization: Bearer <COMPANION_METRICS_TOKEN>` when a token is set."""
+    if settings.metrics_token:
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {settings.metrics_token}"
+        if not sent:
+            raise Unauthorized("Send the metrics token as a bearer token.")
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise Forbidden("The metrics token is wrong.")
+    elif settings.environment == "production":
+        raise Forbidden("Metrics are not public in production: set COMPANION_METRICS_TOKEN to scrape them.")
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

@@ -253,6 +253,8 @@ async def submitted_attempts(session: AsyncSession, *, user: User, course_id: st
         .order_by(QuizAttempt.submitted_at, QuizAttempt.attempt_number)
     )
     return [AttemptSummary.model_validate(attempt) for attempt in result]
+
+
 def open_questions(pack: ContentPack, attempt: QuizAttempt, *, pending_only: bool) -> list[OpenEndedQuestion]:
     """The attempt's open-ended questions (only those still awaiting a grader with `pending_only`)."""
     quiz = content_service.get_quiz(pack, attempt.quiz_id)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
+from companion import metrics
 from companion.access import service as access_service
 from companion.accounts.models import User
 from companion.content.schemas import ContentPack
@@ -31,6 +33,7 @@ async def search(
     limit: int = 10,
 ) -> SearchResponse:
     """Search one course (or all), with filters; passages of chapters the caller cannot open are withheld."""
+    started = time.perf_counter()
     packs = [catalog.pack(course_id)] if course_id else catalog.packs()
     filters = _filters(packs, chapter_id=chapter_id, module=module, difficulty=difficulty, topic=topic)
     retrievals = [
@@ -48,6 +51,9 @@ async def search(
     )
     reasons = [retrieval.degraded_reason for retrieval in retrievals if retrieval.degraded_reason]
     lexical = any(retrieval.mode == "lexical" for retrieval in retrievals) or not retrievals
+    metrics.SEARCH_LATENCY.labels(mode="lexical" if lexical else "hybrid").observe(
+        time.perf_counter() - started
+    )
     return SearchResponse(
         query=query,
         course_ids=[pack.course.id for pack, _ in filters],

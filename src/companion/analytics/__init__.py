@@ -1,0 +1,1 @@
+"""Course-owner analytics: active learners, retention, funnels, quiz results, tiers and conversions."""

@@ -1,0 +1,1 @@
+"""Teams: an organisation on the team tier, its seats, invitations and analytics."""
