@@ -139,12 +139,17 @@ def _whoami(result: dict[str, Any]) -> str:
     )
 
 
+def _verdict(attempt: dict[str, Any]) -> str:
+    if attempt["passed"] is None:  # open answers still awaiting a grader decide the outcome
+        return "outcome awaiting grading"
+    return "passed" if attempt["passed"] else "not passed"
+
+
 def _graded(result: dict[str, Any]) -> str:
     attempt = result["attempt"]
-    verdict = "passed" if attempt["passed"] else "not passed"
     lines = [
         f"Attempt {attempt['attempt_number']} at {attempt['quiz_id']}: "
-        f"{_percent(attempt['score'])}, {verdict} (pass at {result['passing_score']}%); "
+        f"{_percent(attempt['score'])}, {_verdict(attempt)} (pass at {result['passing_score']}%); "
         f"{attempt['correct_answers']} of {attempt['total_questions']} correct, "
         f"{attempt['pending_questions']} awaiting review."
     ]
@@ -214,7 +219,82 @@ def _learning_path(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cost(usage: dict[str, Any]) -> str:
+    if usage["cached"]:
+        return "Served from the cache (no model call, no cost)."
+    tokens = f"{usage['input_tokens']} + {usage['output_tokens']} tokens"
+    return f"Model {usage['model']}: {tokens}, ${usage['cost_usd']:.4f}."
+
+
+def _rewritten(result: dict[str, Any], key: str, heading: str) -> str:
+    chapter = result[key]
+    parts = [f"# {chapter['title']} ({heading}; chapter_id {chapter['chapter_id']})"]
+    for section in chapter["sections"]:
+        parts.append(f"## {section['title']} (section_id {section['section_id']})")
+        parts.append(section["content_markdown"])
+    parts.append(_cost(chapter["usage"]))
+    return "\n\n".join(parts)
+
+
+def _personalized(result: dict[str, Any]) -> str:
+    chapter = result["chapter"]
+    background = f"for software {chapter['software_experience']}, hardware {chapter['hardware_experience']}"
+    return _rewritten(result, "chapter", f"personalised {background}")
+
+
+def _translated(result: dict[str, Any]) -> str:
+    translation = result["translation"]
+    return _rewritten(result, "translation", f"in {translation['language']}, {translation['direction']}")
+
+
+def _adaptive_path(result: dict[str, Any]) -> str:
+    return _learning_path(result) + "\n" + _cost(result["usage"])
+
+
+def _open_grades(result: dict[str, Any]) -> str:
+    attempt = result["attempt"]
+    lines = [
+        f"Graded {len(result['graded_questions'])} open answer(s) of attempt {attempt['attempt_number']} "
+        f"at {attempt['quiz_id']}: now {_percent(attempt['score'])}, {_verdict(attempt)}; "
+        f"{attempt['pending_questions']} still awaiting review."
+    ]
+    details = attempt.get("grading_details") or {}
+    for question_id in result["graded_questions"]:
+        detail = details.get(question_id, {})
+        lines.append(
+            f"- {question_id}: {detail.get('status', 'graded')}. {detail.get('feedback') or ''}".rstrip()
+        )
+    lines.append(_cost(result["usage"]))
+    return "\n".join(lines)
+
+
+def _synthesis(result: dict[str, Any]) -> str:
+    sources = [
+        f"[{number}] {source['chapter_title']} / {source['section_title']}: {source['url']}"
+        for number, source in enumerate(result["sources"], start=1)
+    ]
+    return "\n\n".join([result["answer"], "Sources:\n" + "\n".join(sources), _cost(result["usage"])])
+
+
+def _usage(result: dict[str, Any]) -> str:
+    usage = result["usage"]
+    lines = [
+        f"AI usage in {usage['month']} ({usage['tier']} plan): {usage['calls']} call(s), "
+        f"{usage['input_tokens']} input + {usage['output_tokens']} output tokens, ${usage['cost_usd']:.4f}; "
+        f"${usage['budget_left_usd']:.4f} of ${usage['budget_usd']:.2f} left this month."
+    ]
+    for feature in usage["by_feature"]:
+        lines.append(f"- {feature['feature']}: {feature['calls']} call(s), ${feature['cost_usd']:.4f}")
+    return "\n".join(lines)
+
+
 SUMMARIES: dict[str, Summary] = {
+    "personalize_chapter": _personalized,
+    "translate_chapter": _translated,
+    "plan_adaptive_path": _adaptive_path,
+    "grade_open_answers": _open_grades,
+    "synthesize_chapters": _synthesis,
+    "my_ai_usage": _usage,
     "list_courses": _courses,
     "get_course_outline": _outline,
     "read_chapter": _chapter,
