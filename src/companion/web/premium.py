@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from companion.access import service as access_service
@@ -50,17 +50,28 @@ class Offer:
     unavailable: str | None  # the `llm_unavailable` message when no model is configured, else None
 
 
-def premium_offers(user: User | None, llm: LLMGateway) -> list[Offer]:
+async def model_availability(llm: LLMDep) -> dict[str, str | None]:
+    """Per premium action: None when this server has a model for it, else the `llm_unavailable` message."""
+    unavailable: dict[str, str | None] = {}
+    for feature, _label, _path in ACTIONS:
+        try:
+            llm.choice(feature)
+            unavailable[feature] = None
+        except LLMUnavailable as error:
+            unavailable[feature] = error.message
+    return unavailable
+
+
+# The reader asks this adapter, not the LLM layer, whether the server has a model (tests/test_zero_llm.py).
+ModelAvailability = Annotated[dict[str, str | None], Depends(model_availability)]
+
+
+def premium_offers(user: User | None, availability: dict[str, str | None]) -> list[Offer]:
     """The reader's premium actions for this learner: the gate's answer and the server's model, each."""
     offers = []
     for feature, label, path in ACTIONS:
         decision = access_service.check_feature(user, feature)
-        try:
-            llm.choice(feature)
-            unavailable = None
-        except LLMUnavailable as error:
-            unavailable = error.message
-        offers.append(Offer(feature, label, path, decision.allowed, decision.reason, unavailable))
+        offers.append(Offer(feature, label, path, decision.allowed, decision.reason, availability[feature]))
     return offers
 
 
@@ -70,7 +81,7 @@ def languages() -> dict[str, str]:
     return {DEFAULT_LANGUAGE: names[DEFAULT_LANGUAGE], **names}
 
 
-def _page(
+async def _page(
     request: Request,
     learner: Identity,
     *,
@@ -99,7 +110,7 @@ def _page(
         "note": note,
         "article_lang": article_lang,
         "article_dir": article_dir,
-        "premium": premium_offers(learner.user, llm),
+        "premium": premium_offers(learner.user, await model_availability(llm)),
         "languages": languages(),
         "current_language": language,
     }
@@ -115,7 +126,7 @@ async def personalized(
         session, user=learner.user, pack=pack, chapter_id=chapter_id, llm=llm
     )
     language = pack.course.language
-    return _page(
+    return await _page(
         request,
         learner,
         pack=pack,
@@ -148,7 +159,7 @@ async def translated(
         session, user=learner.user, pack=pack, chapter_id=chapter_id, language=lang, llm=llm
     )
     name = premium_chapters.LANGUAGE_NAMES.get(result.language.split("-")[0], result.language)
-    return _page(
+    return await _page(
         request,
         learner,
         pack=pack,

@@ -18,7 +18,6 @@ from companion.content.responses import ChapterOutline, CourseOutline
 from companion.content.schemas import Chapter, ContentPack
 from companion.dependencies import CacheDep, SessionDep
 from companion.errors import ValidationFailed
-from companion.llm.dependencies import LLMDep
 from companion.progress import service as progress_service
 from companion.progress.schemas import ProgressUpdate
 from companion.search import service as search_service
@@ -155,7 +154,12 @@ async def course_page(
 
 @router.get("/courses/{course_id}/chapters/{chapter_id}")
 async def reader(
-    chapter_id: str, request: Request, pack: PackDep, visitor: Visitor, session: SessionDep, llm: LLMDep
+    chapter_id: str,
+    request: Request,
+    pack: PackDep,
+    visitor: Visitor,
+    session: SessionDep,
+    availability: premium.ModelAvailability,
 ) -> Response:
     """The reader: the chapter with its sidebar, navigation and the tutor; gated chapters show the upgrade."""
     chapter = content_service.get_chapter(pack, chapter_id)
@@ -180,7 +184,7 @@ async def reader(
         "next": by_id.get(next_id) if next_id else None,
         "resume": resume,
         "course_id": pack.course.id,
-        "premium": premium.premium_offers(user, llm),
+        "premium": premium.premium_offers(user, availability),
         "languages": premium.languages(),
         "current_language": premium.DEFAULT_LANGUAGE,
         "lang": pack.course.language,
