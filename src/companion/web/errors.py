@@ -30,7 +30,16 @@ Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 # Paths that belong to machine clients: their errors stay JSON whatever they accept.
 _MACHINE_PREFIXES = ("/api/", "/mcp", "/oauth", "/.well-known/", "/static/", "/docs", "/redoc")
 _MACHINE_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
-_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Page not found", 409: "Conflict", 429: "Slow down"}
+_TITLES = {
+    400: "Bad request",
+    402: "AI budget used up",
+    403: "Not allowed",
+    404: "Page not found",
+    409: "Conflict",
+    429: "Slow down",
+    502: "The AI answer could not be used",
+    503: "Not available right now",
+}
 
 
 def wants_page(request: Request) -> bool:

@@ -18,10 +18,12 @@ from companion.content.responses import ChapterOutline, CourseOutline
 from companion.content.schemas import Chapter, ContentPack
 from companion.dependencies import CacheDep, SessionDep
 from companion.errors import ValidationFailed
+from companion.llm.dependencies import LLMDep
 from companion.progress import service as progress_service
 from companion.progress.schemas import ProgressUpdate
 from companion.search import service as search_service
 from companion.search.dependencies import CourseSearchDep
+from companion.web import premium
 from companion.web.dependencies import CsrfProtected, Learner, Visitor, count_web_activity
 from companion.web.templating import render, templates
 
@@ -158,7 +160,7 @@ async def course_page(
 
 @router.get("/courses/{course_id}/chapters/{chapter_id}")
 async def reader(
-    chapter_id: str, request: Request, pack: PackDep, visitor: Visitor, session: SessionDep
+    chapter_id: str, request: Request, pack: PackDep, visitor: Visitor, session: SessionDep, llm: LLMDep
 ) -> Response:
     """The reader: the chapter with its sidebar, navigation and the tutor; gated chapters show the upgrade."""
     chapter = content_service.get_chapter(pack, chapter_id)
@@ -182,6 +184,10 @@ async def reader(
         "previous": by_id.get(previous_id) if previous_id else None,
         "next": by_id.get(next_id) if next_id else None,
         "resume": resume,
+        "course_id": pack.course.id,
+        "premium": premium.premium_offers(user, llm),
+        "languages": premium.languages(),
+        "current_language": premium.DEFAULT_LANGUAGE,
         "lang": pack.course.language,
         "dir": content_html.text_direction(pack.course.language),
     }
