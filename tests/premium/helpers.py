@@ -97,7 +97,8 @@ async def set_tier(session: AsyncSession, tokens: dict[str, Any], tier: str) -> 
     """Move a signed-up learner to a tier."""
     user = await session.get(User, uuid.UUID(tokens["user"]["id"]))
     assert user is not None
-    await billing_service.change_tier(session, user=user, tier=tier)
+    seats = 5 if tier == "team" else None  # a team plan is bought for a number of seats
+    await billing_service.change_tier(session, user=user, tier=tier, seats=seats)
     await session.commit()
     return user
 

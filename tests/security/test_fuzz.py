@@ -1,8 +1,9 @@
 """API fuzzing with schemathesis against the app's own OpenAPI document, anonymous and as a learner.
 
 Cases are generated from the document (valid and invalid inputs alike) and sent through the test's
-ASGI client, on whichever database the run uses. Every answer must be no 5xx, a status the document
-lists for that operation, and a body that matches the schema documented for that status.
+ASGI client, on whichever database the run uses. Every answer must be no 5xx (except a documented
+503: payments or a model not configured here), a status the document lists for that operation, and
+a body that matches the schema documented for that status.
 Bounded: a few examples per operation and generation mode, no deadline, no example database.
 """
 
@@ -16,7 +17,6 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -26,7 +26,8 @@ from schemathesis.specs.openapi.checks import (
 from tests.conftest import SignUp
 
 EXAMPLES_PER_OPERATION = 4
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# A documented 503 (payments or a model not configured here) is an answer, not a crash; any other 5xx fails.
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # Operations that would end the signed-in learner mid-run; their own tests cover them.
 SKIPPED_WHEN_SIGNED_IN = {("DELETE", "/api/v1/me"), ("POST", "/api/v1/me/password")}
 
@@ -77,6 +78,12 @@ async def _fuzz(client: httpx.AsyncClient, spec: dict[str, Any], headers: dict[s
                 content=kwargs.get("data") if isinstance(kwargs.get("data"), bytes | str) else None,
                 data=kwargs.get("data") if isinstance(kwargs.get("data"), dict) else None,
             )
+            if response.status_code >= 500 and response.status_code != 503:
+                not_a_server_error_answer = f"server error {response.status_code}: {response.text[:200]}"
+                failures.append(
+                    f"{case.operation.label}: {not_a_server_error_answer}\n  {case.as_curl_command()}"
+                )
+                continue
             case.validate_response(response, checks=CHECKS, headers=request_headers)
         except (Exception, BaseExceptionGroup) as error:  # failed checks raise a group; collect them all
             if isinstance(error, httpx.InvalidURL | httpx.LocalProtocolError | UnicodeEncodeError):

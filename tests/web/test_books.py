@@ -57,17 +57,23 @@ def rendered_sidebar(html: str) -> list[tuple[str | None, list[tuple[str, str]]]
 
 
 def expected_sidebar(pack: ContentPack) -> list[tuple[str | None, list[tuple[str, str]]]]:
-    """The pack's modules with their chapters, then any chapter outside a module."""
+    """The pack's chapters in order: each module's chapters together where the module starts, and a
+    run of chapters outside any module where it stands."""
     titles = {chapter.chapter_id: chapter.title for chapter in pack.chapters}
-    groups: list[tuple[str | None, list[tuple[str, str]]]] = [
-        (module.title, [(chapter_id, titles[chapter_id]) for chapter_id in module.chapters])
-        for module in pack.course.modules
-    ]
-    placed = {chapter_id for module in pack.course.modules for chapter_id in module.chapters}
-    rest = [
-        (chapter.chapter_id, chapter.title) for chapter in pack.chapters if chapter.chapter_id not in placed
-    ]
-    return [*groups, (None, rest)] if rest else groups
+    module_of = {chapter_id: module for module in pack.course.modules for chapter_id in module.chapters}
+    groups: list[tuple[str | None, list[tuple[str, str]]]] = []
+    started: set[int] = set()
+    for chapter in pack.chapters:
+        module = module_of.get(chapter.chapter_id)
+        if module is None:
+            if groups and groups[-1][0] is None:
+                groups[-1][1].append((chapter.chapter_id, chapter.title))
+            else:
+                groups.append((None, [(chapter.chapter_id, chapter.title)]))
+        elif id(module) not in started:
+            started.add(id(module))
+            groups.append((module.title, [(item, titles[item]) for item in module.chapters]))
+    return groups
 
 
 @pytest.mark.parametrize(

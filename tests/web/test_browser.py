@@ -19,6 +19,7 @@ from tests.web.conftest import ARTIFACTS
 
 COURSE = "genai-fundamentals"
 AXE = Path(__file__).parent / "axe.min.js"
+AXE_SOURCE = AXE.read_text() + "\n;true"
 SERIOUS = {"serious", "critical"}
 
 
@@ -52,7 +53,9 @@ class Journey:
         self.step += 1
         ARTIFACTS.mkdir(exist_ok=True)
         self.page.screenshot(path=ARTIFACTS / f"{self.label}-{self.step:02d}-{name}.png")
-        self.page.add_script_tag(path=str(AXE))
+        # Evaluated through the DevTools protocol: the page's CSP (no inline scripts) rightly refuses a
+        # <script> tag with axe's source, and the check must not need the policy weakened.
+        self.page.evaluate(AXE_SOURCE)
         violations = self.page.evaluate(
             """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
                 .map(v => ({id: v.id, impact: v.impact, help: v.help,

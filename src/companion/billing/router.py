@@ -23,7 +23,17 @@ from companion.billing.schemas import (
 from companion.billing.stripe_gateway import verify_event
 from companion.dependencies import SessionDep, SettingsDep
 
-router = APIRouter(prefix="/api/v1", tags=["billing"])
+# Statuses the billing services raise past the policy, documented on every billing route.
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["billing"],
+    responses={
+        400: {"description": "invalid_signature: a webhook delivery whose Stripe signature does not verify."},
+        404: {"description": "not_found: no such learner."},
+        409: {"description": "conflict: a plan change the subscription rules do not allow."},
+        503: {"description": "service_unavailable: payments are not configured, or Stripe is unreachable."},
+    },
+)
 
 
 def _read(user: User, subscription: Subscription) -> SubscriptionRead:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,7 +77,7 @@ class AdaptivePathRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    course_id: str | None = None
+    course_id: str | None = Field(default=None, max_length=100)
 
 
 class AdaptivePathRead(BaseModel):
@@ -100,8 +100,8 @@ class SynthesisRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    course_id: str | None = Field(default=None, description="The only course when omitted.")
-    chapter_ids: list[str] = Field(min_length=2, max_length=6)
+    course_id: str | None = Field(default=None, max_length=100, description="The only course when omitted.")
+    chapter_ids: list[Annotated[str, Field(max_length=200)]] = Field(min_length=2, max_length=6)
     question: str | None = Field(default=None, max_length=2000, pattern=r"\S")
 
 

@@ -56,7 +56,7 @@ class OpenAnswerGrade(BaseModel):
 
     earned_points: float = Field(ge=0, description="At most the question's points.")
     feedback: str = Field(min_length=1, max_length=5000)
-    criteria: list[CriterionResult] = Field(default_factory=list)
+    criteria: list[CriterionResult] = Field(default_factory=list, max_length=50)
 
 
 class InstructorGrades(BaseModel):
@@ -64,7 +64,7 @@ class InstructorGrades(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    grades: dict[str, OpenAnswerGrade] = Field(min_length=1)
+    grades: dict[Annotated[str, Field(max_length=100)], OpenAnswerGrade] = Field(min_length=1, max_length=200)
 
 
 class QuestionResult(BaseModel):

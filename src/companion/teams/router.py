@@ -29,7 +29,15 @@ from companion.teams.schemas import (
     TeamRead,
 )
 
-router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
+# Statuses the team services raise past the policy, documented on every team route.
+router = APIRouter(
+    prefix="/api/v1/teams",
+    tags=["teams"],
+    responses={
+        404: {"description": "not_found: no team of yours, no such invitation or member, or no seat held."},
+        409: {"description": "conflict: already in a team, no free seat, or the invitation is not for you."},
+    },
+)
 
 
 async def _read(session: AsyncSession, team: Team) -> TeamRead:

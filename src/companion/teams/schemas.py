@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -19,7 +20,7 @@ class TeamCreate(BaseModel):
 class InvitationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Annotated[EmailStr, Field(max_length=254)]
 
 
 class InvitationAccept(BaseModel):

@@ -72,17 +72,22 @@ def resume_url(pack: ContentPack, chapter_id: str | None, section_id: str | None
 
 
 def sidebar_groups(course: CourseOutline) -> list[tuple[str | None, list[ChapterOutline]]]:
-    """The outline's chapters grouped by module in the book's order; chapters outside modules come last."""
+    """The outline's chapters in the book's order, grouped by module; a run of chapters outside any
+    module (a book's introduction) stands where it is in the book, as Docusaurus shows it."""
+    module_of = {chapter_id: module for module in course.modules for chapter_id in module.chapters}
     by_id = {chapter.chapter_id: chapter for chapter in course.chapters}
     groups: list[tuple[str | None, list[ChapterOutline]]] = []
-    placed: set[str] = set()
-    for module in course.modules:
-        chapters = [by_id[chapter_id] for chapter_id in module.chapters if chapter_id in by_id]
-        placed.update(chapter.chapter_id for chapter in chapters)
-        groups.append((module.title, chapters))
-    rest = [chapter for chapter in course.chapters if chapter.chapter_id not in placed]
-    if rest:
-        groups.append((None, rest))
+    shown: set[int] = set()
+    for chapter in course.chapters:
+        module = module_of.get(chapter.chapter_id)
+        if module is None:
+            if groups and groups[-1][0] is None:
+                groups[-1][1].append(chapter)
+            else:
+                groups.append((None, [chapter]))
+        elif id(module) not in shown:
+            shown.add(id(module))
+            groups.append((module.title, [by_id[item] for item in module.chapters if item in by_id]))
     return groups
 
 
