@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion import metrics
 from companion.content.schemas import ContentPack
 from companion.llm.models import LLMUsage
 from companion.premium import chapters
@@ -99,10 +100,15 @@ async def test_a_personalised_chapter_is_written_once_then_served_free_until_the
     learner = await sign_up(software_experience="advanced", hardware_experience="hobbyist")
     await set_tier(db_session, learner, "pro")
     original = chapter(app, CHAPTER)
+    input_tokens = {"feature": "personalization", "direction": "input"}
+    counted_before = metrics.REGISTRY.get_sample_value("companion_llm_tokens_total", input_tokens) or 0
 
     with scripted(app, lambda call: rewrite(original, f"for you #{call.number}")) as model:
         first = await client.get(PERSONALIZED, headers=learner["headers"])
         second = await client.get(PERSONALIZED, headers=learner["headers"])
+    # /metrics counts the one model call's tokens; the cache hit adds nothing.
+    counted = metrics.REGISTRY.get_sample_value("companion_llm_tokens_total", input_tokens)
+    assert counted == counted_before + INPUT_TOKENS
 
     assert first.status_code == 200, first.text
     body = first.json()

@@ -31,6 +31,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from companion import metrics
 from companion.access import service as access_service
 from companion.accounts.models import User
 from companion.config import Settings
@@ -285,6 +286,12 @@ class LLMGateway:
                 )
             )
             await session.commit()
+        metrics.record_llm_usage(
+            feature=feature,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            cost_usd=call.cost_usd,
+        )
         return call
 
 
