@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,16 +9,15 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, Implementation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import service as accounts_service
-from companion.app import create_app
 from companion.billing import service as billing_service
 from companion.config import Settings
+from tests.live import serving
 
 COURSE = "genai-fundamentals"
 
@@ -29,23 +25,8 @@ COURSE = "genai-fundamentals"
 @pytest.fixture(scope="session")
 def live_server(settings: Settings) -> Iterator[str]:
     """The application run by uvicorn in a background thread; yields its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    # Its OAuth metadata and DNS-rebinding checks must name the address clients really use.
-    app = create_app(settings.model_copy(update={"public_base_url": base_url}))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.02)
-    yield base_url
-    server.should_exit = True
-    thread.join(timeout=15)
-    listener.close()
+    with serving(settings, start_timeout=30) as base_url:
+        yield base_url
 
 
 @asynccontextmanager

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from companion.app import create_app
 from companion.config import Settings
+from tests.live import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,22 +29,8 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 @pytest.fixture(scope="module")
 def web_server(settings: Settings) -> Iterator[str]:
     """The application run by uvicorn in a background thread; yields its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    app = create_app(settings.model_copy(update={"public_base_url": base_url}))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the web server did not start")
-        time.sleep(0.02)
-    yield base_url
-    server.should_exit = True
-    thread.join(timeout=15)
-    listener.close()
+    with serving(settings, start_timeout=60) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
