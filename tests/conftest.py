@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.accounts.identity_cache import IDENTITY_CACHE
 from companion.app import create_app
 from companion.bootstrap import prepare_data
 from companion.config import Settings
@@ -123,6 +124,7 @@ async def _clean(app: FastAPI) -> None:
     else:
         await cache.close()
     await app.state.limiter.reset()
+    IDENTITY_CACHE.clear()
 
 
 @pytest.fixture

@@ -24,8 +24,11 @@ deletion) and administration need a password sign-in: an OAuth token or an API k
 with 403 `forbidden`, so a leaked machine credential can never take over the account.
 
 Anonymous and optional reads open no database session; a credential sent to them is checked in a short
-session of its own. Routes that require a caller load it in the request's own transaction, so the
-user can be changed and committed with the request's work.
+session of its own, and what it resolved to is kept for a few seconds in this process
+(`companion.accounts.identity_cache`: `IDENTITY_TTL_SECONDS`), so a signed-in reader costs about what an
+anonymous one does. A logout, revocation, deletion or tier change made in this process takes effect at
+once; one made by another process within that TTL. Routes that require a caller load it in the request's
+own transaction, never from that cache, so the user can be changed and committed with the request's work.
 
 The web app's pages declare cookie-session rows of this table (`companion.web.dependencies`:
 `WEB_READER`, `WEB_LEARNER`, `WEB_ACCOUNT_OWNER`): the same `Policy` checks, with the cookie session as
@@ -37,6 +40,7 @@ FastAPI reads the annotations of the policies' `__call__` at run time, and an in
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -46,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import security
 from companion.accounts import service as accounts_service
+from companion.accounts.identity_cache import IDENTITY_CACHE
 from companion.accounts.models import User
 from companion.accounts.scopes import ALL_SCOPES, CONTENT_READ, PROGRESS_WRITE
 from companion.config import Settings
@@ -72,6 +77,8 @@ class Identity:
     user: User
     scopes: frozenset[str]
     method: AuthMethod
+    # When the credential itself stops being valid (None: when it is revoked); caching never outlives it.
+    expires_at: datetime | None = field(default=None, compare=False)
 
     @property
     def is_password_sign_in(self) -> bool:
@@ -87,8 +94,12 @@ async def _identify(
         key_user, key_scopes = await accounts_service.authenticate_api_key(session, secret=token)
         return Identity(user=key_user, scopes=frozenset(key_scopes), method="api_key")
     if token.startswith(oauth_service.ACCESS_TOKEN_PREFIX):  # an assistant's linked-account token
-        oauth_user, oauth_scopes = await oauth_service.authenticate_access_token(session, token=token)
-        return Identity(user=oauth_user, scopes=frozenset(oauth_scopes), method="oauth")
+        oauth_user, oauth_scopes, expires_at = await oauth_service.authenticate_access_token(
+            session, token=token
+        )
+        return Identity(
+            user=oauth_user, scopes=frozenset(oauth_scopes), method="oauth", expires_at=expires_at
+        )
     claims = security.decode_access_token(
         token, secret=settings.signing_secret(), algorithm=settings.jwt_algorithm
     )
@@ -100,7 +111,22 @@ async def _identify(
     ):
         raise Unauthorized("This session has been logged out.")
     scopes = claims.scopes if claims.scopes is not None else frozenset(ALL_SCOPES)
-    return Identity(user=user, scopes=scopes, method="jwt")
+    return Identity(user=user, scopes=scopes, method="jwt", expires_at=claims.expires_at)
+
+
+async def _identify_for_reading(request: Request, credentials: HTTPAuthorizationCredentials) -> Identity:
+    """The caller from the identity cache, else checked in a short session of its own and cached."""
+    token = credentials.credentials
+    cached: Identity | None = IDENTITY_CACHE.get(token)
+    if cached is not None:
+        return cached
+    generation = IDENTITY_CACHE.generation  # read before the database, so a racing change wins
+    async with transaction(request.app.state.sessionmaker) as session:
+        identity = await _identify(credentials, session, request.app.state.settings)
+    IDENTITY_CACHE.put(
+        token, identity, user_id=identity.user.id, expires_at=identity.expires_at, generation=generation
+    )
+    return identity
 
 
 def _remember(request: Request, identity: Identity | None) -> None:
@@ -173,9 +199,10 @@ class OptionalPolicy(Policy):
         if credentials is None:
             _remember(request, None)
             return None
-        # Anonymous reads of public content never open a session; a credential gets a short one.
-        async with transaction(request.app.state.sessionmaker) as session:
-            identity = self.check(await _identify(credentials, session, request.app.state.settings))
+        # Anonymous reads of public content never open a session; a credential gets a short one, or
+        # none while its identity is cached. The check runs every time: the cache holds identities,
+        # not decisions.
+        identity = self.check(await _identify_for_reading(request, credentials))
         _remember(request, identity)
         return identity
 

@@ -74,6 +74,7 @@ class AccessClaims:
     user_id: uuid.UUID
     session_family: uuid.UUID | None
     scopes: frozenset[str] | None
+    expires_at: datetime
 
 
 def decode_access_token(token: str, *, secret: str, algorithm: str) -> AccessClaims:
@@ -89,8 +90,10 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> AccessCla
     # A token signed with our secret can still carry claims of the wrong shape (an old or buggy
     # issuer, a leaked secret): each is checked, so a bad one is a 401 and never a crash.
     subject, family, scope = claims.get("sub"), claims.get("sid"), claims.get("scope")
+    expiry = claims.get("exp")
     if (
         claims.get("type") != "access"
+        or not isinstance(expiry, int | float)
         or not isinstance(subject, str)
         or not (family is None or isinstance(family, str))
         or not (scope is None or isinstance(scope, str))
@@ -101,6 +104,7 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> AccessCla
             user_id=uuid.UUID(subject),
             session_family=uuid.UUID(family) if family is not None else None,
             scopes=frozenset(scope.split()) if scope is not None else None,
+            expires_at=datetime.fromtimestamp(expiry, UTC),
         )
     except ValueError as error:
         raise Unauthorized("The access token is invalid.") from error

@@ -330,15 +330,18 @@ async def revoke_token(session: AsyncSession, token: str) -> None:
         await _revoke_family(session, family_id)
 
 
-async def authenticate_access_token(session: AsyncSession, *, token: str) -> tuple[User, list[str]]:
-    """The user and scopes behind an OAuth access token; invalid ones raise Unauthorized."""
+async def authenticate_access_token(
+    session: AsyncSession, *, token: str
+) -> tuple[User, list[str], datetime | None]:
+    """The user, scopes and expiry behind an OAuth access token; invalid ones raise Unauthorized."""
     access = await load_access_token(session, token)
     user = None
     if access is not None and access.subject is not None:
         user = await accounts_service.get_active_user(session, uuid.UUID(access.subject))
     if access is None or user is None:
         raise Unauthorized("The access token is invalid, expired or revoked.")
-    return user, list(access.scopes)
+    expires_at = None if access.expires_at is None else datetime.fromtimestamp(access.expires_at, UTC)
+    return user, list(access.scopes), expires_at
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
