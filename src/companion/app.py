@@ -14,6 +14,7 @@ from companion.accounts.router import router as accounts_router
 from companion.analytics.router import router as analytics_router
 from companion.billing.router import router as billing_router
 from companion.config import Settings, get_settings
+from companion.content.public_cache import PublicResponseCache
 from companion.content.router import router as content_router
 from companion.content.service import ContentCatalog
 from companion.error_handlers import install_error_handlers
@@ -101,7 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     mount_docs(app)
-    # Added innermost first: request id, then security headers, CORS, and the size limits closest to the app.
+    # Added innermost first: the public-content cache, the size limits, CORS, security headers, request id
+    # and metrics, so that every answer, cached or not, passes the limits and gets every header.
+    app.add_middleware(PublicResponseCache)
     app.add_middleware(
         RequestLimitsMiddleware,
         max_url_bytes=settings.max_url_bytes,

@@ -27,9 +27,12 @@ CatalogDep = Annotated[ContentCatalog, Depends(get_catalog)]
 
 
 async def get_pack(
-    course_id: Annotated[str, StringConstraints(min_length=1, max_length=200)], catalog: CatalogDep
+    course_id: Annotated[str, StringConstraints(min_length=1, max_length=200)], request: Request
 ) -> ContentPack:
     """The current pack of the course in the path; unknown courses are 404."""
+    # The catalogue is looked up here rather than as a sub-dependency: each dependency FastAPI
+    # resolves costs more than this lookup, and every reading route goes through this one.
+    catalog = await get_catalog(request)
     return catalog.pack(course_id)
 
 

@@ -14,6 +14,8 @@ from fastapi import Request, Response
 # content never changes, so each is encoded once. Never keyed by anything shortened: two chapter ids
 # that share a prefix must never share an entry.
 _encoded_bodies: LRUCache[tuple[str, ...], bytes] = LRUCache(maxsize=512)
+# ETags by the same identity: hashing on every request of a hot chapter is work done once here.
+_etags: LRUCache[tuple[str, ...], str] = LRUCache(maxsize=4096)
 
 
 def etag_for(*identity: str) -> str:
@@ -42,7 +44,9 @@ async def cached_json(
 
     `identity` names exactly what the body shows, e.g. ("chapter", course_id, version, chapter_id).
     """
-    etag = etag_for(*identity)
+    etag = _etags.get(identity)
+    if etag is None:
+        etag = _etags[identity] = etag_for(*identity)
     visibility = "public" if public else "private"
     headers = {"ETag": etag, "Cache-Control": f"{visibility}, max-age={max_age}", "Vary": "Authorization"}
     if _matches(request, etag):

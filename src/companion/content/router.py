@@ -57,14 +57,19 @@ async def course_outline(pack: PackDep, identity: OptionalReaderDep, session: Se
     responses={403: {"description": "upgrade_required: the chapter needs a higher tier"}, 304: {}},
 )
 async def read_chapter(
-    chapter_id: str, request: Request, pack: PackDep, identity: OptionalReaderDep, cache: CacheDep
+    chapter_id: str, request: Request, pack: PackDep, identity: OptionalReaderDep
 ) -> Response:
     """A chapter verbatim (Markdown plus structured fields); gated chapters need the right tier."""
     chapter = content_service.get_chapter(pack, chapter_id)
     access_service.check_chapter(identity.user if identity else None, chapter).enforce()
+
+    async def body() -> dict[str, Any]:
+        return content_service.chapter_body(pack, chapter_id)
+
+    # The encoded body is kept per content version, so the shared cache is never asked on this path.
     return await cached_json(
         request,
-        lambda: content_service.chapter_document(cache, pack, chapter_id),
+        body,
         identity=("chapter", pack.course.id, pack.version, chapter_id),
         public=chapter.access_tier == "free",
     )

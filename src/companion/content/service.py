@@ -23,6 +23,8 @@ class ContentCatalog:
     def __init__(self, store: ContentStore | None = None) -> None:
         self._store = store
         self._packs: dict[str, ContentPack] = {}
+        # Bumped whenever the packs change, so whatever was derived from the old ones can tell.
+        self.generation = 0
         # False until the store has answered once: until then there is nothing to serve (503).
         self.loaded = store is None
 
@@ -49,6 +51,7 @@ class ContentCatalog:
         self.loaded = True
         if changed:
             self._packs = current  # one assignment: readers see the old or the new catalogue, never a mix
+            self.generation += 1
             logger.info("content versions loaded: %s", {cid: current[cid].version[:12] for cid in changed})
         return changed
 
@@ -124,23 +127,29 @@ def get_quiz(pack: ContentPack, quiz_id: str) -> Quiz:
     return quiz
 
 
-async def chapter_document(cache: Cache, pack: ContentPack, chapter_id: str) -> dict[str, Any]:
-    """The chapter as served (structured fields plus navigation), through the cache keyed by version."""
+def chapter_body(pack: ContentPack, chapter_id: str) -> dict[str, Any]:
+    """The chapter as served (structured fields plus navigation), built from the pack in memory."""
     chapter = get_chapter(pack, chapter_id)
+    quiz = pack.quiz_for_chapter(chapter_id)
+    return {
+        "course_id": pack.course.id,
+        "content_version": pack.version,
+        **chapter.model_dump(mode="json"),
+        "quiz_id": quiz.quiz_id if quiz else None,
+        "previous_chapter_id": pack.previous_chapter_id(chapter_id),
+        "next_chapter_id": pack.next_chapter_id(chapter_id),
+    }
 
-    def build() -> dict[str, Any]:
-        quiz = pack.quiz_for_chapter(chapter_id)
-        return {
-            "course_id": pack.course.id,
-            "content_version": pack.version,
-            **chapter.model_dump(mode="json"),
-            "quiz_id": quiz.quiz_id if quiz else None,
-            "previous_chapter_id": pack.previous_chapter_id(chapter_id),
-            "next_chapter_id": pack.next_chapter_id(chapter_id),
-        }
 
+async def chapter_document(cache: Cache, pack: ContentPack, chapter_id: str) -> dict[str, Any]:
+    """The chapter as served, through the cache keyed by version."""
+    get_chapter(pack, chapter_id)  # an unknown chapter is 404 before the cache is asked
     key = cache_keys.chapter_key(pack.course.id, pack.version, chapter_id)
-    return dict(await cache_keys.get_or_build(cache, key, cache_keys.CHAPTER_TTL, build))
+    return dict(
+        await cache_keys.get_or_build(
+            cache, key, cache_keys.CHAPTER_TTL, lambda: chapter_body(pack, chapter_id)
+        )
+    )
 
 
 async def learner_quiz_document(cache: Cache, pack: ContentPack, quiz_id: str) -> dict[str, Any]:
