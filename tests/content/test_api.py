@@ -267,5 +267,6 @@ async def test_anonymous_reads_open_no_database_session(
         app.state.sessionmaker = sessionmaker
     assert anonymous == signed_in == [200, 200, 200, 200]
     assert opened_anonymously == 0
-    # A credential sent to an optional read is checked in one short session of its own.
-    assert len(opened) == len(reads)
+    # A credential sent to an optional read is checked in one short session of its own, once: the
+    # identity it resolved to is then remembered for a few seconds (accounts/identity_cache.py).
+    assert len(opened) == 1
