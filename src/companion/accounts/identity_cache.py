@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from cachetools import TLRUCache
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -46,7 +45,7 @@ Value = TypeVar("Value")
 class _Entry(Generic[Value]):
     value: Value
     user_id: uuid.UUID
-    lifetime: float  # seconds: the TTL, or less when the credential itself expires sooner
+    fresh_until: float  # on `clock`: the TTL, or sooner when the credential itself expires sooner
 
 
 class IdentityCache(Generic[Value]):
@@ -60,12 +59,12 @@ class IdentityCache(Generic[Value]):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
         self.clock = clock
         # Bumped by every forget: a lookup that raced with a change must not store what it read.
         self.generation = 0
-        self._entries: TLRUCache[bytes, _Entry[Value]] = TLRUCache(
-            maxsize=max_entries, ttu=lambda _key, entry, now: now + entry.lifetime, timer=lambda: self.clock()
-        )
+        # A plain dict in insertion order: a lookup is one hash and one comparison, on every read.
+        self._entries: dict[bytes, _Entry[Value]] = {}
 
     @staticmethod
     def _key(token: str) -> bytes:
@@ -73,8 +72,14 @@ class IdentityCache(Generic[Value]):
 
     def get(self, token: str) -> Value | None:
         """The identity resolved for this credential within the TTL, or None."""
-        entry = self._entries.get(self._key(token))
-        return None if entry is None else entry.value
+        key = self._key(token)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self.clock() >= entry.fresh_until:
+            self._entries.pop(key, None)
+            return None
+        return entry.value
 
     def put(
         self,
@@ -91,8 +96,21 @@ class IdentityCache(Generic[Value]):
         lifetime = self.ttl_seconds
         if expires_at is not None:
             lifetime = min(lifetime, (expires_at - datetime.now(UTC)).total_seconds())
-        if lifetime > 0:
-            self._entries[self._key(token)] = _Entry(value=value, user_id=user_id, lifetime=lifetime)
+        if lifetime <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._evict()
+        fresh_until = self.clock() + lifetime
+        self._entries[self._key(token)] = _Entry(value=value, user_id=user_id, fresh_until=fresh_until)
+
+    def _evict(self) -> None:
+        # Drop what has gone stale; if every entry is fresh, the oldest half (the first inserted).
+        now = self.clock()
+        stale = [key for key, entry in self._entries.items() if now >= entry.fresh_until]
+        if not stale:
+            stale = list(self._entries)[: max(1, len(self._entries) // 2)]
+        for key in stale:
+            del self._entries[key]
 
     def forget_users(self, user_ids: Iterable[uuid.UUID]) -> None:
         """Drop every credential of these users (a scan: such changes are rare next to reads)."""

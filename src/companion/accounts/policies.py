@@ -38,6 +38,7 @@ FastAPI reads the annotations of the policies' `__call__` at run time, and an in
 `__globals__`.)
 """
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,19 +115,37 @@ async def _identify(
     return Identity(user=user, scopes=scopes, method="jwt", expires_at=claims.expires_at)
 
 
+# Credentials being checked right now: when a cached identity lapses under load, every concurrent
+# request with that credential would check it again; they wait for the one check instead.
+_checking: dict[str, asyncio.Future[None]] = {}
+
+
 async def _identify_for_reading(request: Request, credentials: HTTPAuthorizationCredentials) -> Identity:
     """The caller from the identity cache, else checked in a short session of its own and cached."""
     token = credentials.credentials
     cached: Identity | None = IDENTITY_CACHE.get(token)
     if cached is not None:
         return cached
-    generation = IDENTITY_CACHE.generation  # read before the database, so a racing change wins
-    async with transaction(request.app.state.sessionmaker) as session:
-        identity = await _identify(credentials, session, request.app.state.settings)
-    IDENTITY_CACHE.put(
-        token, identity, user_id=identity.user.id, expires_at=identity.expires_at, generation=generation
-    )
-    return identity
+    underway = _checking.get(token)
+    if underway is not None:
+        await asyncio.wait([underway])
+        cached = IDENTITY_CACHE.get(token)
+        if cached is not None:
+            return cached  # else it was refused or forgotten meanwhile: check it here, for our answer
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    _checking.setdefault(token, done)
+    try:
+        generation = IDENTITY_CACHE.generation  # read before the database, so a racing change wins
+        async with transaction(request.app.state.sessionmaker) as session:
+            identity = await _identify(credentials, session, request.app.state.settings)
+        IDENTITY_CACHE.put(
+            token, identity, user_id=identity.user.id, expires_at=identity.expires_at, generation=generation
+        )
+        return identity
+    finally:
+        if _checking.get(token) is done:
+            del _checking[token]
+        done.set_result(None)
 
 
 def _remember(request: Request, identity: Identity | None) -> None:
@@ -171,6 +190,8 @@ class Policy:
             raise Forbidden(self.refusal, details={"required_sign_in": "password"})
         if self.admin and identity.user.role != "admin":
             raise Forbidden("Administrators only.")
+        if self.scopes <= identity.scopes:  # the usual case, checked once per read: no sorting
+            return identity
         for scope in sorted(self.scopes):
             if scope not in identity.scopes:
                 raise Forbidden(

@@ -59,8 +59,8 @@ def _bearer_token(scope: Scope) -> str | None:
     """The Authorization header's bearer credential ("" when none is sent; None when not a bearer)."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            token = value[7:].strip()
+            return token.decode("latin-1") if value[:7].lower() == b"bearer " and token else None
     return ""
 
 
