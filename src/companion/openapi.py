@@ -53,7 +53,8 @@ DEPENDENCY_ERRORS: dict[object, frozenset[int]] = {
     **{policy: frozenset({401, 403}) for policy in policies.POLICIES if policy is not policies.PUBLIC},
     policies.signed_in_identity: frozenset({401}),
     content_dependencies.get_catalog: frozenset({503}),
-    content_dependencies.get_pack: frozenset({404}),
+    # The pack is looked up in the catalogue, which answers 503 until the content store has answered.
+    content_dependencies.get_pack: frozenset({404, 503}),
     get_limiter: frozenset({429}),
 }
 # Every request may be refused at the edge: NUL characters (422), an over-long URL or header set.
