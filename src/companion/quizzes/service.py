@@ -21,7 +21,7 @@ from companion.cache import Cache
 from companion.content import service as content_service
 from companion.content.schemas import ContentPack, OpenEndedQuestion, Quiz
 from companion.content.service import ContentCatalog
-from companion.db import utcnow
+from companion.db import serialize_writes, utcnow
 from companion.errors import Conflict
 from companion.progress import service as progress_service
 from companion.quizzes import grading
@@ -49,6 +49,7 @@ async def _insert_attempt(
     session: AsyncSession, *, user: User, pack: ContentPack, quiz: Quiz, values: dict[str, Any]
 ) -> QuizAttempt:
     """Insert the learner's next attempt, numbered 1, 2, 3... with no gaps or duplicates under concurrency."""
+    await serialize_writes(session)
     course_id = pack.course.id
     next_number = (
         select(func.coalesce(func.max(QuizAttempt.attempt_number), 0) + 1)
