@@ -82,7 +82,7 @@ def _wrk(url: str, script: Path, learners: int, seconds: int) -> dict[str, float
     command = ["wrk", threads, f"-c{learners}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s"]
     output = subprocess.run([*command, str(script), url], capture_output=True, text=True, check=True).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, flags=re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))
     if rate is None or set(percentiles) != {"50", "99"}:
         raise SystemExit(f"wrk measured nothing:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,10 @@ class CourseSummary(BaseModel):
     content_version: str
 
 
+# How much of each chapter the outline carries: its section count, or its sections too.
+OutlineDetail = Literal["chapters", "sections"]
+
+
 class SectionSummary(BaseModel):
     """A section's place in the table of contents."""
 
@@ -54,7 +58,10 @@ class ChapterOutline(BaseModel):
     access_tier: str
     access: Access
     quiz_id: str | None
-    sections: list[SectionSummary]
+    section_count: int
+    sections: list[SectionSummary] | None = Field(
+        default=None, description="The chapter's sections, with `detail=sections`; null otherwise."
+    )
     progress: ChapterStateSummary | None = Field(description="Your progress; null when anonymous.")
 
 
@@ -66,7 +73,11 @@ class CourseOutline(BaseModel):
     description: str
     content_version: str
     modules: list[Module]
+    chapter_count: int = Field(description="Chapters in the course; `chapters` holds this page of them.")
     chapters: list[ChapterOutline]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page of chapters; null on the last page."
+    )
 
 
 class ChapterRead(Chapter):
