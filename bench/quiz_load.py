@@ -138,7 +138,7 @@ def _run_backend(name: str, env: dict[str, str], options: argparse.Namespace) ->
     results: dict[str, dict[str, float]] = {}
     try:
         base = f"http://127.0.0.1:{product_port}"
-        _wait_until_up(f"{base}/healthz")
+        _wait_until_up(f"{base}/healthz", timeout=300)
         tokens = []
         for number in range(options.learners):
             status, body = _post(
@@ -169,7 +169,7 @@ def _run_backend(name: str, env: dict[str, str], options: argparse.Namespace) ->
             {**env, "BARE_DOCUMENT": str(work_dir / "response.json")},
         )
         try:
-            _wait_until_up(f"http://127.0.0.1:{bare_port}/chapter")
+            _wait_until_up(f"http://127.0.0.1:{bare_port}/chapter", timeout=300)
             for label, url in (
                 ("bare_starlette", f"http://127.0.0.1:{bare_port}/submit"),
                 ("quiz_submit", f"{base}{SUBMIT_PATH}"),
