@@ -203,6 +203,7 @@ def main() -> None:
             f"in {time.perf_counter() - started:.1f}s",
             flush=True,
         )
+        (work / "data").mkdir()
         rows = asyncio.run(_measure(work / "data", [load_pack(SHIPPED), book_pack], options.repeat))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -53,6 +53,9 @@ async def test_outline_shows_access_per_chapter(client: httpx.AsyncClient) -> No
         chapter["section_count"] >= 4 and chapter["sections"] is None for chapter in outline["chapters"]
     )
     detailed = (await client.get(COURSE, params={"detail": "sections"})).json()
+    assert all(module["chapters"] is None for module in outline["modules"])
+    listed = [chapter_id for module in detailed["modules"] for chapter_id in module["chapters"]]
+    assert set(listed) == {chapter["chapter_id"] for chapter in outline["chapters"] if chapter["module"]}
     assert [len(chapter["sections"]) for chapter in detailed["chapters"]] == [
         chapter["section_count"] for chapter in outline["chapters"]
     ]

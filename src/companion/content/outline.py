@@ -15,6 +15,7 @@ from companion.content.responses import (
     ChapterOutline,
     CourseOutline,
     CourseSummary,
+    ModuleOutline,
     OutlineDetail,
     SectionSummary,
 )
@@ -24,7 +25,7 @@ from companion.progress import service as progress_service
 from companion.progress.schemas import ChapterStateSummary
 
 # Pages of the outline over HTTP and MCP: a long book's outline in one answer is over a megabyte.
-DEFAULT_PAGE = 100
+DEFAULT_PAGE = 50
 MAX_PAGE = 500
 NOT_STARTED = ChapterStateSummary(state="not_started", completion_percentage=0.0, last_section_id=None)
 
@@ -126,7 +127,17 @@ async def course_outline(
         title=pack.course.title,
         description=pack.course.description,
         content_version=pack.version,
-        modules=pack.course.modules,
+        modules=[
+            ModuleOutline(
+                id=module.id,
+                title=module.title,
+                parent=module.parent,
+                description=module.description,
+                collapsed=module.collapsed,
+                chapters=module.chapters if detail == "sections" else None,
+            )
+            for module in pack.course.modules
+        ],
         chapter_count=len(pack.chapters),
         chapters=chapters,
         next_cursor=next_cursor,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from companion.content.schemas import Chapter, LearnerQuiz, Module, Section
+from companion.content.schemas import Chapter, LearnerQuiz, Section
 from companion.progress.schemas import ChapterStateSummary
 
 
@@ -65,6 +65,20 @@ class ChapterOutline(BaseModel):
     progress: ChapterStateSummary | None = Field(description="Your progress; null when anonymous.")
 
 
+class ModuleOutline(BaseModel):
+    """A module in the course outline; its chapter ids are listed with `detail=sections`."""
+
+    id: str
+    title: str
+    parent: str | None
+    description: str
+    collapsed: bool
+    chapters: list[str] | None = Field(
+        default=None,
+        description="The module's chapter ids, with `detail=sections`; each chapter names its module.",
+    )
+
+
 class CourseOutline(BaseModel):
     """A course's table of contents for the caller."""
 
@@ -72,7 +86,7 @@ class CourseOutline(BaseModel):
     title: str
     description: str
     content_version: str
-    modules: list[Module]
+    modules: list[ModuleOutline]
     chapter_count: int = Field(description="Chapters in the course; `chapters` holds this page of them.")
     chapters: list[ChapterOutline]
     next_cursor: str | None = Field(
