@@ -1,4 +1,4 @@
-"""A bare Starlette app serving one JSON document: the baseline the chapter endpoint is compared with."""
+"""A bare Starlette app serving one JSON document: the baseline the product endpoints are compared with."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-# The same chapter document the product serves, so both endpoints move the same bytes.
+# The same document the product serves, so both endpoints move the same bytes.
 _DOCUMENT = json.loads(Path(os.environ["BARE_DOCUMENT"]).read_text())
 
 
@@ -19,4 +19,10 @@ async def chapter(_request: Request) -> JSONResponse:
     return JSONResponse(_DOCUMENT)
 
 
-app = Starlette(routes=[Route("/chapter", chapter)])
+async def submit(request: Request) -> JSONResponse:
+    # Parses the posted body as the product does, then answers with the product's response.
+    await request.json()
+    return JSONResponse(_DOCUMENT, status_code=201)
+
+
+app = Starlette(routes=[Route("/chapter", chapter), Route("/submit", submit, methods=["POST"])])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,7 +14,9 @@ from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
+
+from companion.errors import ServiceUnavailable
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -70,10 +74,15 @@ class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
 
 
+# How long a SQLite writer waits for the write lock: another process's (busy timeout) or, queued on
+# the in-process lock below, this process's other writers. Write transactions take milliseconds.
+SQLITE_BUSY_SECONDS = 30
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys switched on and a busy timeout."""
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -95,6 +104,49 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         pool_recycle=3600,
         pool_pre_ping=True,
     )
+
+
+# One lock per event loop and SQLite database (an asyncio lock belongs to the loop it waits on).
+_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+_WRITE_LOCK = "companion_sqlite_write_lock"
+
+
+async def serialize_writes(session: AsyncSession) -> None:
+    """On SQLite, wait until this process's other write transactions end; a no-op on PostgreSQL.
+
+    SQLite lets one transaction write at a time. Writers that collide sleep in its busy handler and
+    poll, so under load the unlucky ones starve for seconds; queued on an asyncio lock instead, they
+    are served in turn. Call it before the transaction's first write: the lock is held until the
+    transaction ends (commit or rollback), so do the reads and the computing first.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or _WRITE_LOCK in session.info:
+        return
+    locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.setdefault(str(bind.engine.url), asyncio.Lock())
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_SECONDS):
+            await lock.acquire()
+    except TimeoutError as error:
+        raise ServiceUnavailable("The database is busy; try again.") from error
+    session.info[_WRITE_LOCK] = lock
+    try:
+        # A transaction now exists, so its end (commit, rollback or close) releases the lock.
+        await session.connection()
+    except BaseException:
+        del session.info[_WRITE_LOCK]
+        lock.release()
+        raise
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_write_lock(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction, not a savepoint
+        lock = session.info.pop(_WRITE_LOCK, None)
+        if lock is not None:
+            lock.release()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

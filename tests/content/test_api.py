@@ -49,7 +49,36 @@ async def test_outline_shows_access_per_chapter(client: httpx.AsyncClient) -> No
     assert [cid for cid, a in access.items() if a["allowed"]] == ["01-intro-genai", "02-llms", "03-prompting"]
     assert access["04-rag"]["required_tier"] == "premium"
     assert "Premium" in access["04-rag"]["reason"]
-    assert all(len(chapter["sections"]) >= 4 for chapter in outline["chapters"])
+    assert all(
+        chapter["section_count"] >= 4 and chapter["sections"] is None for chapter in outline["chapters"]
+    )
+    detailed = (await client.get(COURSE, params={"detail": "sections"})).json()
+    assert all(module["chapters"] is None for module in outline["modules"])
+    listed = [chapter_id for module in detailed["modules"] for chapter_id in module["chapters"]]
+    assert set(listed) == {chapter["chapter_id"] for chapter in outline["chapters"] if chapter["module"]}
+    assert [len(chapter["sections"]) for chapter in detailed["chapters"]] == [
+        chapter["section_count"] for chapter in outline["chapters"]
+    ]
+
+
+async def test_outline_pages_follow_the_cursor_in_course_order(client: httpx.AsyncClient) -> None:
+    whole = (await client.get(COURSE)).json()
+    assert whole["chapter_count"] == 6 and whole["next_cursor"] is None
+
+    seen, cursor = [], None
+    while True:
+        page = (
+            await client.get(COURSE, params={"limit": 4, **({"cursor": cursor} if cursor else {})})
+        ).json()
+        seen += [chapter["chapter_id"] for chapter in page["chapters"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [chapter["chapter_id"] for chapter in whole["chapters"]]
+
+    unknown = await client.get(COURSE, params={"cursor": "99-missing"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"]["field"] == "cursor"
+    assert (await client.get(COURSE, params={"detail": "everything"})).status_code == 422
 
 
 async def test_free_chapter_verbatim_with_etag(client: httpx.AsyncClient) -> None:
@@ -96,7 +125,7 @@ async def test_lapsed_subscription_never_grants_access(
 
 
 async def test_sections_and_navigation_cross_chapters(client: httpx.AsyncClient) -> None:
-    outline = (await client.get(COURSE)).json()
+    outline = (await client.get(COURSE, params={"detail": "sections"})).json()
     first, second = outline["chapters"][0], outline["chapters"][1]
     last_section = first["sections"][-1]["section_id"]
     section = (await client.get(f"{COURSE}/chapters/01-intro-genai/sections/{last_section}")).json()
@@ -182,7 +211,8 @@ async def test_outline_and_reads_reflect_the_learner(client: httpx.AsyncClient, 
     outline = (await client.get(COURSE, headers=headers)).json()
     states = {chapter["chapter_id"]: chapter["progress"]["state"] for chapter in outline["chapters"]}
     assert set(states.values()) == {"not_started"}
-    first_section = outline["chapters"][0]["sections"][0]["section_id"]
+    detailed = (await client.get(COURSE, params={"detail": "sections"}, headers=headers)).json()
+    first_section = detailed["chapters"][0]["sections"][0]["section_id"]
     await client.put(
         "/api/v1/progress/genai-fundamentals/01-intro-genai",
         json={"section_id": first_section},

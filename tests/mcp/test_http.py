@@ -99,6 +99,7 @@ async def test_browse_and_read_anonymously(live_server: str, client: httpx.Async
     async with mcp_client(live_server) as mcp:
         courses = structured(await call(mcp, "list_courses"))["courses"]
         outline = structured(await call(mcp, "get_course_outline", course_id=COURSE))
+        detailed = structured(await call(mcp, "get_course_outline", course_id=COURSE, include_sections=True))
         chapter = structured(await call(mcp, "read_chapter", course_id=COURSE, chapter_id="01-intro-genai"))
         section = structured(
             await call(mcp, "read_section", course_id=COURSE, chapter_id="02-llms", section_id="01-tokens")
@@ -119,6 +120,8 @@ async def test_browse_and_read_anonymously(live_server: str, client: httpx.Async
     )
     assert "your Free plan" not in str(outline)
     assert outline["chapters"][0]["quiz_id"] == "01-quiz"
+    assert outline["chapters"][0]["sections"] is None and outline["next_cursor"] is None
+    assert len(detailed["chapters"][0]["sections"]) == outline["chapters"][0]["section_count"]
 
     # The same document as the REST API serves: the core is not implemented twice.
     rest = await client.get(f"/api/v1/courses/{COURSE}/chapters/01-intro-genai")

@@ -42,7 +42,9 @@ async def test_with_redis_down_requests_succeed_and_limits_still_hold(
     headers = learner["headers"]
     chapter = await client.get(f"/api/v1/courses/{COURSE}/chapters/02-llms")
     assert chapter.status_code == 200
-    outline = (await client.get(f"/api/v1/courses/{COURSE}", headers=headers)).json()
+    outline = (
+        await client.get(f"/api/v1/courses/{COURSE}", params={"detail": "sections"}, headers=headers)
+    ).json()
     section = outline["chapters"][0]["sections"][0]["section_id"]
     saved = await client.put(
         f"/api/v1/progress/{COURSE}/01-intro-genai", json={"section_id": section}, headers=headers

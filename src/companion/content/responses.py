@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from companion.content.schemas import Chapter, LearnerQuiz, Module, Section
+from companion.content.schemas import Chapter, LearnerQuiz, Section
 from companion.progress.schemas import ChapterStateSummary
 
 
@@ -29,6 +29,10 @@ class CourseSummary(BaseModel):
     chapter_count: int
     free_chapter_count: int
     content_version: str
+
+
+# How much of each chapter the outline carries: its section count, or its sections too.
+OutlineDetail = Literal["chapters", "sections"]
 
 
 class SectionSummary(BaseModel):
@@ -54,8 +58,25 @@ class ChapterOutline(BaseModel):
     access_tier: str
     access: Access
     quiz_id: str | None
-    sections: list[SectionSummary]
+    section_count: int
+    sections: list[SectionSummary] | None = Field(
+        default=None, description="The chapter's sections, with `detail=sections`; null otherwise."
+    )
     progress: ChapterStateSummary | None = Field(description="Your progress; null when anonymous.")
+
+
+class ModuleOutline(BaseModel):
+    """A module in the course outline; its chapter ids are listed with `detail=sections`."""
+
+    id: str
+    title: str
+    parent: str | None
+    description: str
+    collapsed: bool
+    chapters: list[str] | None = Field(
+        default=None,
+        description="The module's chapter ids, with `detail=sections`; each chapter names its module.",
+    )
 
 
 class CourseOutline(BaseModel):
@@ -65,8 +86,12 @@ class CourseOutline(BaseModel):
     title: str
     description: str
     content_version: str
-    modules: list[Module]
+    modules: list[ModuleOutline]
+    chapter_count: int = Field(description="Chapters in the course; `chapters` holds this page of them.")
     chapters: list[ChapterOutline]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page of chapters; null on the last page."
+    )
 
 
 class ChapterRead(Chapter):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -18,6 +18,7 @@ from companion.content.responses import (
     ChapterRead,
     CourseOutline,
     CourseSummary,
+    OutlineDetail,
     QuizRead,
     SectionNeighbour,
     SectionRead,
@@ -44,10 +45,39 @@ async def list_courses(request: Request, _public: PublicDep, catalog: CatalogDep
     )
 
 
-@router.get("/courses/{course_id}", response_model=CourseOutline)
-async def course_outline(pack: PackDep, identity: OptionalReaderDep, session: SessionDep) -> CourseOutline:
-    """The table of contents: per chapter, whether you may open it, the tier it needs, your progress."""
-    return await outline.course_outline(session, pack=pack, user=identity.user if identity else None)
+@router.get(
+    "/courses/{course_id}",
+    response_model=CourseOutline,
+    responses={422: {"description": "validation_error: no chapter of the course is the `cursor`"}},
+)
+async def course_outline(
+    pack: PackDep,
+    identity: OptionalReaderDep,
+    session: SessionDep,
+    detail: Annotated[
+        OutlineDetail,
+        Query(description="`chapters` counts each chapter's sections; `sections` lists them too."),
+    ] = "chapters",
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="The `next_cursor` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=outline.MAX_PAGE, description="Chapters per page.")] = (
+        outline.DEFAULT_PAGE
+    ),
+) -> CourseOutline:
+    """The table of contents: per chapter, whether you may open it, the tier it needs, your progress.
+
+    Chapters come in course order, `limit` at a time; `next_cursor` fetches the next page (a short
+    course fits on one). `detail=sections` adds each chapter's sections (ids, titles, anchors).
+    """
+    return await outline.course_outline(
+        session,
+        pack=pack,
+        user=identity.user if identity else None,
+        detail=detail,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @router.get(

@@ -37,11 +37,20 @@ def _outline(result: dict[str, Any]) -> str:
         )
         progress = chapter.get("progress")
         state = f", {progress['state']}" if progress else ""
-        sections = ", ".join(section["section_id"] for section in chapter["sections"])
         quiz = f"; quiz_id {chapter['quiz_id']}" if chapter.get("quiz_id") else ""
+        if chapter.get("sections") is None:
+            sections = f"{chapter['section_count']} sections"
+        else:
+            sections = "sections: " + ", ".join(section["section_id"] for section in chapter["sections"])
         lines.append(
             f"{chapter['chapter_number']}. {chapter['title']} (chapter_id {chapter['chapter_id']}; "
-            f"{access}{state}{quiz}); sections: {sections}"
+            f"{access}{state}{quiz}); {sections}"
+        )
+    if result.get("next_cursor"):
+        shown = len(result["chapters"])
+        lines.append(
+            f"{shown} of {result['chapter_count']} chapters shown; "
+            f"call again with cursor {result['next_cursor']} for the next ones."
         )
     return "\n".join(lines)
 

@@ -74,19 +74,36 @@ async def list_courses(ctx: Context[ToolContext, Any]) -> CallToolResult:
 
 
 @content_tools.tool(title="Course outline", read_only=True)
-async def get_course_outline(course_id: CourseId, ctx: Context[ToolContext, Any]) -> CallToolResult:
-    """The table of contents of a course: modules, chapters in order with their sections and quiz ids,
-    and for each chapter whether the caller may open it on their plan.
+async def get_course_outline(
+    course_id: CourseId,
+    ctx: Context[ToolContext, Any],
+    include_sections: Annotated[
+        bool, Field(description="List each chapter's sections (ids and titles), not just count them.")
+    ] = False,
+    cursor: Annotated[
+        str | None, Field(description="next_cursor from the previous call, for the next chapters.")
+    ] = None,
+) -> CallToolResult:
+    """The table of contents of a course: modules, chapters in order with their quiz ids and section
+    counts, and for each chapter whether the caller may open it on their plan.
 
-    Use it to find chapter_id, section_id and quiz_id values, to plan what to study next, or to show
-    the learner what the course covers.
+    Use it to find chapter_id and quiz_id values, to plan what to study next, or to show the learner
+    what the course covers. Section ids come with include_sections (or from read_chapter). A long
+    book answers a page of chapters at a time: pass next_cursor back as cursor for the rest.
     """
     app = tool_context(ctx)
     pack = find_pack(app.catalog, course_id)
     async with app.transaction() as session:
         identity = await current_identity(app, session)
         user = identity.user if identity else None
-        course_outline = await outline.course_outline(session, pack=pack, user=user)
+        course_outline = await outline.course_outline(
+            session,
+            pack=pack,
+            user=user,
+            detail="sections" if include_sections else "chapters",
+            cursor=cursor,
+            limit=outline.DEFAULT_PAGE,
+        )
     return answer(
         {"status": "ok", "your_tier": access_service.tier_of(user), **course_outline.model_dump(mode="json")}
     )

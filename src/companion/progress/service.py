@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from companion.accounts.models import User
 from companion.cache import Cache
 from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack
-from companion.db import Base, utcnow
+from companion.db import Base, serialize_writes, utcnow
 from companion.errors import Conflict, NotFound, ValidationFailed
 from companion.progress import streaks
 from companion.progress.models import ChapterProgress, Streak
@@ -41,6 +41,7 @@ from companion.quizzes.schemas import QuizScoreSummary
 
 async def _insert_if_missing(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> None:
     """Insert a row unless its unique key exists; a concurrent insert of the same key waits, then skips."""
+    await serialize_writes(session)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(insert(model).values(**values).on_conflict_do_nothing())
@@ -94,11 +95,29 @@ async def _locked_streak(session: AsyncSession, *, user_id: uuid.UUID) -> Streak
     return result.scalar_one()
 
 
-async def record_activity(session: AsyncSession, *, user: User, at: datetime, cache: Cache) -> Streak:
+async def record_activity(session: AsyncSession, *, user: User, at: datetime, cache: Cache) -> None:
     """Count a learning action at `at` towards the streak of the learner's local day (once per day)."""
+    day = streaks.local_date(at, user.timezone)
+    await serialize_writes(session)
+    # Most actions come on a day already counted: the streak stays as it is (see streaks.apply_activity)
+    # and only the time of the last activity moves, so one UPDATE does it and no cached read goes stale.
+    same_day = await session.execute(
+        update(Streak)
+        .where(Streak.user_id == user.id, Streak.current_streak > 0, Streak.last_activity_date >= day)
+        .values(
+            last_activity_at=case(
+                (Streak.last_activity_at.is_(None) | (Streak.last_activity_at < at), at),
+                else_=Streak.last_activity_at,
+            )
+        )
+        .returning(Streak.id),
+        execution_options={"synchronize_session": False},
+    )
+    if same_day.first() is not None:
+        return
     streak = await _locked_streak(session, user_id=user.id)
     before = _streak_state(streak)
-    after = streaks.apply_activity(before, streaks.local_date(at, user.timezone))
+    after = streaks.apply_activity(before, day)
     _store_streak(streak, after)
     if before.freeze_held and not after.freeze_held:
         streak.freeze_used_at = at
@@ -106,7 +125,6 @@ async def record_activity(session: AsyncSession, *, user: User, at: datetime, ca
         streak.last_activity_at = at
     await session.flush()
     await cache.delete(cache_keys.streak_key(user.id), cache_keys.progress_key(user.id))
-    return streak
 
 
 async def get_streak(session: AsyncSession, *, user: User, cache: Cache) -> StreakRead:
@@ -245,12 +263,27 @@ async def record_quiz_outcome(
     cache: Cache,
 ) -> None:
     """A submitted quiz puts its chapter in progress; passing it completes the chapter."""
-    progress = await _locked_progress(
-        session, user_id=user_id, course_id=course_id, chapter_id=chapter_id, now=at
+    await _insert_if_missing(
+        session,
+        ChapterProgress,
+        {"user_id": user_id, "course_id": course_id, "chapter_id": chapter_id, "started_at": at},
     )
     if passed:
-        _complete(progress, at)
-    await session.flush()
+        # What _complete does, in one statement: 100%, and the first completion time kept.
+        await session.execute(
+            update(ChapterProgress)
+            .where(
+                ChapterProgress.user_id == user_id,
+                ChapterProgress.course_id == course_id,
+                ChapterProgress.chapter_id == chapter_id,
+            )
+            .values(
+                completion_percentage=100.0,
+                completed=True,
+                completed_at=func.coalesce(ChapterProgress.completed_at, at),
+            ),
+            execution_options={"synchronize_session": "fetch"},
+        )
     await cache.delete(cache_keys.progress_key(user_id))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from companion.db import utcnow
+from companion.db import serialize_writes, utcnow
 from companion.errors import NotFound
 from companion.progress.models import LearningSession
 from companion.progress.schemas import Interface, LearningSessionCreate
@@ -73,6 +73,7 @@ async def track(
     """Count one interaction in the learner's open session; False (nothing recorded) for any other id."""
     # A stale or foreign session id is ignored rather than refused: it must never break the request.
     # The counting UPDATE comes first: it locks the row, so the list changes below cannot race.
+    await serialize_writes(session)
     result = await session.execute(
         update(LearningSession)
         .where(
@@ -137,6 +138,7 @@ async def record_assistant_interaction(
         at=now,
     ):
         return open_session_id
+    await serialize_writes(session)
     learning_session = LearningSession(
         user_id=user_id,
         interface=interface,

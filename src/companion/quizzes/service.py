@@ -11,8 +11,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.access import service as access_service
@@ -21,7 +21,7 @@ from companion.cache import Cache
 from companion.content import service as content_service
 from companion.content.schemas import ContentPack, OpenEndedQuestion, Quiz
 from companion.content.service import ContentCatalog
-from companion.db import utcnow
+from companion.db import serialize_writes, utcnow
 from companion.errors import Conflict
 from companion.progress import service as progress_service
 from companion.quizzes import grading
@@ -39,16 +39,11 @@ LATE_GRACE = timedelta(seconds=30)
 ATTEMPT_NUMBER_TRIES = 20
 
 
-def _is_attempt_number_clash(error: IntegrityError) -> bool:
-    message = str(error.orig)
-    # PostgreSQL names the constraint; SQLite names its columns.
-    return "uq_quiz_attempts_user_quiz_number" in message or "quiz_attempts.attempt_number" in message
-
-
 async def _insert_attempt(
     session: AsyncSession, *, user: User, pack: ContentPack, quiz: Quiz, values: dict[str, Any]
 ) -> QuizAttempt:
     """Insert the learner's next attempt, numbered 1, 2, 3... with no gaps or duplicates under concurrency."""
+    await serialize_writes(session)
     course_id = pack.course.id
     next_number = (
         select(func.coalesce(func.max(QuizAttempt.attempt_number), 0) + 1)
@@ -59,6 +54,9 @@ async def _insert_attempt(
         )
         .scalar_subquery()
     )
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # A number taken meanwhile by a concurrent attempt inserts nothing (without aborting the
+    # transaction, so no savepoint is needed) and the next try counts again.
     statement = (
         insert(QuizAttempt)
         .values(
@@ -71,16 +69,13 @@ async def _insert_attempt(
             attempt_number=next_number,
             **values,
         )
+        .on_conflict_do_nothing()
         .returning(QuizAttempt)
     )
     for _ in range(ATTEMPT_NUMBER_TRIES):
-        try:
-            # A savepoint: a clash undoes only this insert, not the caller's transaction.
-            async with session.begin_nested():
-                return (await session.scalars(statement)).one()
-        except IntegrityError as error:
-            if not _is_attempt_number_clash(error):
-                raise
+        attempt = (await session.scalars(statement)).one_or_none()
+        if attempt is not None:
+            return attempt
     raise Conflict("Too many simultaneous attempts at this quiz; try again.")
 
 

@@ -15,7 +15,7 @@ from companion.content import outline
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
 from companion.content.responses import ChapterOutline, CourseOutline
-from companion.content.schemas import Chapter, ContentPack
+from companion.content.schemas import Chapter, ContentPack, Module
 from companion.dependencies import CacheDep, SessionDep
 from companion.errors import ValidationFailed
 from companion.progress import service as progress_service
@@ -71,10 +71,12 @@ def resume_url(pack: ContentPack, chapter_id: str | None, section_id: str | None
     return f"/courses/{pack.course.id}/chapters/{chapter.chapter_id}{anchor}"
 
 
-def sidebar_groups(course: CourseOutline) -> list[tuple[str | None, list[ChapterOutline]]]:
-    """The outline's chapters in the book's order, grouped by module; a run of chapters outside any
-    module (a book's introduction) stands where it is in the book, as Docusaurus shows it."""
-    module_of = {chapter_id: module for module in course.modules for chapter_id in module.chapters}
+def sidebar_groups(
+    course: CourseOutline, modules: list[Module]
+) -> list[tuple[str | None, list[ChapterOutline]]]:
+    """The outline's chapters in the book's order, grouped by the pack's modules; a run of chapters
+    outside any module (a book's introduction) stands where it is in the book, as Docusaurus shows it."""
+    module_of = {chapter_id: module for module in modules for chapter_id in module.chapters}
     by_id = {chapter.chapter_id: chapter for chapter in course.chapters}
     groups: list[tuple[str | None, list[ChapterOutline]]] = []
     shown: set[int] = set()
@@ -146,7 +148,7 @@ async def course_page(
     upnext = progress.next_chapter if progress else None
     context = {
         "course": course,
-        "groups": sidebar_groups(course),
+        "groups": sidebar_groups(course, pack.course.modules),
         "progress": progress,
         "resume_url": resume_url(pack, upnext.chapter_id, upnext.resume_section_id)
         if upnext and not upnext.upgrade_required
@@ -180,7 +182,7 @@ async def reader(
     previous_id, next_id = pack.previous_chapter_id(chapter_id), pack.next_chapter_id(chapter_id)
     context = {
         "course": course,
-        "groups": sidebar_groups(course),
+        "groups": sidebar_groups(course, pack.course.modules),
         "chapter": chapter,
         "current": current,
         "article": article,

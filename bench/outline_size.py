@@ -1,0 +1,225 @@
+"""Bytes and time of the course outline (GET /api/v1/courses/{course}): shipped course and book scale.
+
+The book is generated in a temporary folder as a Docusaurus book of 724 Markdown files (modules with
+`_category_.json`, lessons with front matter and `##` sections) whose text is SciFact abstracts from
+../shared/data/scifact, then imported with the Docusaurus loader, as a course owner would. Both
+courses are served by the application in this process to a signed-in learner. Printed per course:
+the default outline (compact, first page), the detailed one (`detail=sections`, first page), and every
+page of the detailed outline followed by cursor. Target: the default outline at book scale <= 100 KB.
+
+    .venv/bin/python bench/outline_size.py [--files 724] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import itertools
+import json
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from companion.app import create_app  # noqa: E402
+from companion.config import Settings  # noqa: E402
+from companion.content.service import ContentCatalog  # noqa: E402
+from companion.content.validation import load_pack  # noqa: E402
+from companion.migrations import upgrade_to_head  # noqa: E402
+
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl.gz"
+SHIPPED = ROOT / "courses" / "genai-fundamentals"
+MODULES = 30
+SECTIONS_PER_LESSON = 8
+
+
+def _abstracts() -> Iterator[dict[str, str]]:
+    with gzip.open(SCIFACT, "rt", encoding="utf-8") as lines:
+        documents = [json.loads(line) for line in lines]
+    return itertools.cycle([doc for doc in documents if doc["title"] and doc["text"]])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+
+
+def _front_matter(**fields: object) -> str:
+    return "---\n" + "".join(f"{key}: {json.dumps(value)}\n" for key, value in fields.items()) + "---\n\n"
+
+
+def write_book(folder: Path, files: int) -> None:
+    """A Docusaurus docs folder of `files` Markdown files: an introduction, then modules of lessons."""
+    abstracts = _abstracts()
+    (folder / "intro.md").write_text(
+        _front_matter(title="Evidence in Biomedicine", sidebar_position=1)
+        + "# Evidence in Biomedicine\n\n"
+        + next(abstracts)["text"]
+        + "\n"
+    )
+    lessons = files - 1 - MODULES  # each module has an index page besides its lessons
+    for module in range(1, MODULES + 1):
+        first = next(abstracts)
+        module_dir = folder / f"module-{module:02d}-{_slug(first['title'])}"
+        module_dir.mkdir()
+        label = f"Module {module}: {first['title'][:60]}"
+        (module_dir / "_category_.json").write_text(
+            json.dumps(
+                {
+                    "label": label,
+                    "position": module + 1,
+                    "link": {"type": "doc", "id": f"{module_dir.name}/index"},
+                }
+            )
+        )
+        (module_dir / "index.md").write_text(
+            _front_matter(
+                title=label, sidebar_label="Overview", sidebar_position=1, description=first["title"]
+            )
+            + f"# {label}\n\n{first['text']}\n"
+        )
+        count = lessons // MODULES + (1 if module <= lessons % MODULES else 0)
+        for lesson in range(1, count + 1):
+            head = next(abstracts)
+            title = head["title"].rstrip(".")[:90]
+            body = [f"# {title}\n", head["text"]]
+            for _ in range(SECTIONS_PER_LESSON):
+                section = next(abstracts)
+                body.append(f"\n## {section['title'].rstrip('.')[:80]}\n\n{section['text']}")
+            (module_dir / f"lesson-{module}-{lesson}-{_slug(title)}.md").write_text(
+                _front_matter(
+                    title=title,
+                    sidebar_label=f"{module}.{lesson} {title[:50]}",
+                    sidebar_position=lesson + 1,
+                    description=head["text"][:150],
+                )
+                + "\n".join(body)
+                + "\n"
+            )
+
+
+async def _timed_get(
+    client: httpx.AsyncClient, url: str, params: dict[str, Any], repeat: int
+) -> tuple[int, float, dict[str, Any]]:
+    times, response = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = await client.get(url, params=params)
+        times.append(time.perf_counter() - started)
+        response.raise_for_status()
+    assert response is not None
+    return len(response.content), statistics.median(times) * 1000, response.json()
+
+
+async def _measure(data_dir: Path, packs: list[Any], repeat: int) -> list[dict[str, Any]]:
+    settings = Settings(
+        data_dir=data_dir,
+        jwt_secret="outline-bench-" + "x" * 40,
+        run_jobs=False,
+        log_level="WARNING",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    await asyncio.to_thread(upgrade_to_head, settings.resolved_database_url)
+    app = create_app(settings)
+    rows = []
+    async with app.router.lifespan_context(app):
+        app.state.catalog = ContentCatalog.from_packs(packs)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            signed_up = await client.post(
+                "/api/v1/auth/register",
+                json={
+                    "email": "reader@example.com",
+                    "password": "correct horse battery",
+                    "software_experience": "beginner",
+                    "hardware_experience": "none",
+                },
+            )
+            client.headers["authorization"] = "Bearer " + signed_up.json()["access_token"]
+            for pack in packs:
+                url = f"/api/v1/courses/{pack.course.id}"
+                for label, params in (("default", {}), ("detail=sections", {"detail": "sections"})):
+                    size, millis, body = await _timed_get(client, url, params, repeat)
+                    rows.append(
+                        {
+                            "course": pack.course.id,
+                            "outline": label,
+                            "chapters": f"{len(body['chapters'])}/{body['chapter_count']}",
+                            "bytes": size,
+                            "ms": round(millis, 1),
+                        }
+                    )
+                total_bytes, total_ms, pages, cursor = 0, 0.0, 0, None
+                while True:
+                    params = {"detail": "sections", **({"cursor": cursor} if cursor else {})}
+                    size, millis, body = await _timed_get(client, url, params, 1)
+                    total_bytes, total_ms, pages = total_bytes + size, total_ms + millis, pages + 1
+                    cursor = body["next_cursor"]
+                    if cursor is None:
+                        break
+                rows.append(
+                    {
+                        "course": pack.course.id,
+                        "outline": f"all {pages} page(s), sections",
+                        "chapters": f"{body['chapter_count']}/{body['chapter_count']}",
+                        "bytes": total_bytes,
+                        "ms": round(total_ms, 1),
+                    }
+                )
+    return rows
+
+
+def main() -> None:
+    """Generate and import the book, serve both courses, print the outline sizes and times."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=724)
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+    if not SCIFACT.is_file():
+        raise SystemExit(f"the SciFact corpus is missing at {SCIFACT}")
+
+    work = Path(tempfile.mkdtemp(prefix="companion-outline-"))
+    try:
+        book = work / "evidence-book"
+        book.mkdir()
+        write_book(book, options.files)
+        started = time.perf_counter()
+        book_pack = load_pack(book)
+        print(
+            f"imported a {options.files}-file Docusaurus book: {len(book_pack.chapters)} chapters, "
+            f"{sum(len(chapter.sections) for chapter in book_pack.chapters)} sections "
+            f"in {time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
+        (work / "data").mkdir()
+        rows = asyncio.run(_measure(work / "data", [load_pack(SHIPPED), book_pack], options.repeat))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\n{'course':<20} {'outline':<26} {'chapters':>9} {'bytes':>10} {'ms':>8}")
+    for row in rows:
+        print(
+            f"{row['course']:<20} {row['outline']:<26} {row['chapters']:>9}"
+            f" {row['bytes']:>10} {row['ms']:>8.1f}"
+        )
+    book_default = next(
+        row for row in rows if row["course"] == "evidence-book" and row["outline"] == "default"
+    )
+    print(f"\nbook-scale default outline: {book_default['bytes'] / 1024:.1f} KB  (target <= 100 KB)")
+    print(json.dumps({"bench": "outline_size", "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
