@@ -66,6 +66,12 @@ def _memory_mib(pid: int) -> dict[str, float]:
     return fields
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time the process has used (user + system): steadier than wall time on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,6 +100,7 @@ def _start_up(client: httpx.Client, server: subprocess.Popen[bytes], started: fl
     figures: dict[str, object] = {}
     _wait_for(f"{client.base_url}/healthz", server, timeout=600)
     figures["healthz_s"] = round(time.monotonic() - started, 2)
+    figures["healthz_cpu_s"] = _cpu_seconds(server.pid)
     figures["readyz_at_healthz"] = client.get("/readyz").json()
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -107,7 +114,8 @@ def _start_up(client: httpx.Client, server: subprocess.Popen[bytes], started: fl
                 "results": len(body["results"]),
             }
             figures["readyz_while_building"] = client.get("/readyz").json()
-        if response.status_code == 200 and body["mode"] == "hybrid":
+        # While the index is built, searches already embedded may take part: "hybrid" counts once complete.
+        if response.status_code == 200 and body["mode"] == "hybrid" and body["degraded_reason"] is None:
             figures["hybrid_s"] = round(time.monotonic() - started, 2)
             figures["readyz_when_built"] = client.get("/readyz").json()
             return figures
@@ -131,7 +139,7 @@ def _product(env: dict[str, str], port: int) -> dict[str, object]:
             queries = [f"{ask} {topic}" for ask in ASKS for topic in TOPICS][:SEARCHES]
             for query in queries:
                 response = client.get("/api/v1/search", params={"q": query})
-                if response.status_code != 200 or response.json()["mode"] != "hybrid":
+                if response.status_code != 200 or response.json()["degraded_reason"] is not None:
                     raise SystemExit(
                         f"search failed or degraded: {response.status_code} {response.text[:300]}"
                     )
@@ -192,7 +200,9 @@ def main() -> None:
     first = product["first_search"]
     memory = product["memory_after_searches_mib"]
     assert isinstance(first, dict) and isinstance(memory, dict)
-    print(f"/healthz answered after        {product['healthz_s']:>7} s")
+    print(
+        f"/healthz answered after        {product['healthz_s']:>7} s  ({product['healthz_cpu_s']} s of CPU)"
+    )
     print(
         f"first search answered after    {product['first_search_s']:>7} s  ({first['mode']}: "
         f"{first['results']} results; {first['degraded_reason']})"
