@@ -64,7 +64,7 @@ async def search(
 
 
 async def index_status(course_search: CourseSearch, packs: Sequence[ContentPack]) -> str:
-    """ "ok" when every course's current version is indexed for hybrid search, else how search answers now."""
+    """Whether every course's current version is indexed for hybrid search ("ok"), else how search answers."""
     if course_search.unavailable_reason is not None:
         return f"degraded: lexical only ({course_search.unavailable_reason})"
     building = []
