@@ -9,11 +9,16 @@ from companion.content import publishing
 from companion.content.loaders import find_pack_dirs
 from companion.content.store import store_from_settings
 from companion.migrations import pending_migrations, upgrade_to_head
-from companion.search.build import build_indexes
 
 
-def prepare_data(settings: Settings, *, echo: Callable[[str], None] = print) -> None:
-    """Idempotently migrate the database, publish the configured course(s) and index any not indexed."""
+def prepare_data(
+    settings: Settings, *, echo: Callable[[str], None] = print, build_search: bool = True
+) -> None:
+    """Idempotently migrate the database and publish the configured course(s); index any not indexed.
+
+    A server passes `build_search=False`: it starts at once and indexes in the background, searching
+    lexically meanwhile (`CourseSearch.start`), instead of waiting here for the model to embed a course.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     pending = pending_migrations(settings.resolved_database_url)
     if pending:
@@ -26,5 +31,9 @@ def prepare_data(settings: Settings, *, echo: Callable[[str], None] = print) -> 
         result = publishing.publish_pack(store, folder)
         state = "already published" if result.already_published else "published"
         echo(f"Course {result.course_id}: version {result.version[:12]} {state}.")
+    if not build_search:
+        return
+    from companion.search.build import build_indexes  # numpy, the model runtime: only when used
+
     packs = [publishing.load_current(store, course_id) for course_id in publishing.list_course_ids(store)]
     build_indexes(settings, packs, only_missing=True, echo=echo)

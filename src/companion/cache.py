@@ -6,13 +6,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cachetools import TLRUCache
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from companion import metrics
+
+if TYPE_CHECKING:  # the client (about 25 MB with its imports) is loaded only when Redis is configured
+    from redis.asyncio import Redis
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +89,18 @@ class RedisCache:
     """Redis-backed cache; every Redis failure is logged and treated as a miss."""
 
     def __init__(self, url: str, *, prefix: str = "companion:") -> None:
+        from redis.asyncio import Redis
+        from redis.exceptions import RedisError
+
         self._redis: Redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._prefix = prefix
+        # What a Redis outage raises: each is a miss, never an error for the request.
+        self._failures = (RedisError, OSError)
 
     async def get(self, key: str) -> Any | None:
         try:
             raw = await self._redis.get(self._prefix + key)
-        except (RedisError, OSError) as error:
+        except self._failures as error:
             logger.warning("cache get failed, treating as a miss: %s", error)
             _count_lookup(False)
             return None
@@ -104,7 +110,7 @@ class RedisCache:
     async def set(self, key: str, value: Any, ttl: int) -> None:
         try:
             await self._redis.set(self._prefix + key, json.dumps(value, default=str), ex=ttl)
-        except (RedisError, OSError) as error:
+        except self._failures as error:
             logger.warning("cache set failed, continuing without cache: %s", error)
 
     async def delete(self, *keys: str) -> None:
@@ -112,13 +118,13 @@ class RedisCache:
             return
         try:
             await self._redis.delete(*(self._prefix + key for key in keys))
-        except (RedisError, OSError) as error:
+        except self._failures as error:
             logger.warning("cache delete failed: %s", error)
 
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())
-        except (RedisError, OSError):
+        except self._failures:
             return False
 
     async def close(self) -> None:

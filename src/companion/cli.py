@@ -60,8 +60,8 @@ def serve(
     from companion.http_protocol import JsonErrorHttpToolsProtocol
 
     settings = get_settings()
-    if prepare:
-        prepare_data(settings, echo=typer.echo)
+    if prepare:  # search indexes missing are built by the server, in the background
+        prepare_data(settings, echo=typer.echo, build_search=False)
     proxies = trusted_proxy or settings.trusted_proxies
     options: dict[str, Any] = {
         "factory": True,
@@ -107,8 +107,8 @@ def mcp_stdio(
     from companion.mcp.stdio import serve_stdio
 
     settings = get_settings()
-    if prepare:  # stdout carries the protocol, so progress goes to stderr
-        prepare_data(settings, echo=lambda line: typer.echo(line, err=True))
+    if prepare:  # stdout carries the protocol, so progress goes to stderr; indexes build in the background
+        prepare_data(settings, echo=lambda line: typer.echo(line, err=True), build_search=False)
     try:
         asyncio.run(serve_stdio(settings, api_key=api_key))
     except CompanionError as error:

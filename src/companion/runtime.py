@@ -7,6 +7,7 @@ two cannot drift in what they open, in what order, or in how they shut down.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,12 +37,32 @@ class Runtime:
     search: CourseSearch
 
 
+def _release_freed_memory() -> None:
+    """Give the memory the process has freed back to the system (glibc keeps it otherwise).
+
+    Loading the model and embedding a course allocate and free hundreds of MB in many small pieces, which
+    glibc keeps in its heaps for reuse: without this a server that built its index holds that peak for
+    its whole life. Elsewhere than glibc (macOS, musl) there is nothing to do.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
+async def _release_memory_after_builds(course_search: CourseSearch) -> None:
+    await course_search.wait_for_builds()
+    await asyncio.to_thread(_release_freed_memory)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the engine, cache, catalogue (current versions loaded) and search; close them on exit."""
     engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
     cache = create_cache(settings.redis_url)
     course_search: CourseSearch | None = None
+    trimming: asyncio.Task[None] | None = None
     try:
         catalog = ContentCatalog(store_from_settings(settings))
         try:
@@ -50,9 +71,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             logger.exception("content store unavailable at start; retrying every refresh interval")
         # One vector store client and one model per process (embedded Qdrant allows one client per
         # directory: a second process searches with BM25 alone and says so). Indexes missing here are
-        # built in the background.
+        # built in the background, searching lexically meanwhile, so a first start serves at once.
         course_search = await asyncio.to_thread(CourseSearch.open, settings)
         await course_search.start(catalog.packs())
+        await asyncio.to_thread(_release_freed_memory)  # what loading the model freed
+        trimming = asyncio.create_task(_release_memory_after_builds(course_search))
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -62,6 +85,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             search=course_search,
         )
     finally:
+        if trimming is not None:
+            trimming.cancel()
         if course_search is not None:
             course_search.close()
         await cache.close()

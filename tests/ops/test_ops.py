@@ -15,7 +15,10 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "content": "ok", "cache": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "content": "ok", "cache": "ok", "search": "ok"},
+    }
 
 
 async def test_request_id_is_echoed_or_assigned(client: httpx.AsyncClient) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import stripe
-
 from companion.billing.exceptions import InvalidSignature, PaymentProviderError, PaymentsNotConfigured
 from companion.config import Settings
 
@@ -14,12 +12,16 @@ class StripeGateway:
     """Stripe's API through the official client (async, over httpx)."""
 
     def __init__(self, *, secret_key: str, api_base: str | None = None) -> None:
+        # The SDK (about 10 MB with its imports) is loaded by servers that take payments, not by all.
+        import stripe
+
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
             http_client=stripe.HTTPXClient(),
             max_network_retries=2,
         )
+        self._stripe_error = stripe.StripeError
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeGateway | None:
@@ -32,7 +34,7 @@ class StripeGateway:
         """Create a Checkout session; returns its id and url."""
         try:
             session = await self._client.v1.checkout.sessions.create_async(params)  # type: ignore[arg-type]
-        except stripe.StripeError as error:
+        except self._stripe_error as error:
             raise PaymentProviderError(
                 f"Stripe refused the checkout: {error.user_message or error}"
             ) from error
@@ -42,7 +44,7 @@ class StripeGateway:
         """A Stripe subscription as a plain dict."""
         try:
             subscription = await self._client.v1.subscriptions.retrieve_async(subscription_id)
-        except stripe.StripeError as error:
+        except self._stripe_error as error:
             raise PaymentProviderError(
                 f"Stripe could not be asked about the subscription: {error}"
             ) from error
@@ -54,7 +56,7 @@ class StripeGateway:
             subscription = await self._client.v1.subscriptions.update_async(
                 subscription_id, {"cancel_at_period_end": True}
             )
-        except stripe.StripeError as error:
+        except self._stripe_error as error:
             raise PaymentProviderError(f"Stripe could not cancel the subscription: {error}") from error
         return subscription.to_dict()
 
@@ -75,6 +77,8 @@ def verify_event(payload: bytes, signature: str | None, *, secret: str | None) -
         raise PaymentsNotConfigured(
             "Stripe webhooks are not configured on this server (COMPANION_STRIPE_WEBHOOK_SECRET is not set)."
         )
+    import stripe
+
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret)
     except stripe.SignatureVerificationError as error:

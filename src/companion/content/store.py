@@ -9,13 +9,12 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any, Protocol
 
 from companion.config import Settings
+
+if TYPE_CHECKING:  # boto3 and botocore are imported only by a server whose content is in a bucket
+    from botocore.exceptions import ClientError
 
 # Keys are "/"-separated parts of URL-safe characters, so no key can climb out of the store's root.
 _KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -96,7 +95,10 @@ class S3ContentStore:
     """A content store in an S3-compatible bucket, under an optional key prefix."""
 
     def __init__(self, client: Any, *, bucket: str, prefix: str = "") -> None:
+        from botocore.exceptions import ClientError
+
         self.client = client
+        self._client_error = ClientError
         self.bucket = bucket
         self.prefix = prefix.strip("/")
 
@@ -108,7 +110,7 @@ class S3ContentStore:
         """The bytes stored under `key`, or None when there are none."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as error:
+        except self._client_error as error:
             if _is_missing(error):
                 return None
             raise
@@ -125,7 +127,7 @@ class S3ContentStore:
         """Whether something is stored under `key`."""
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as error:
+        except self._client_error as error:
             if _is_missing(error):
                 return False
             raise
@@ -155,6 +157,9 @@ def make_s3_client(
 ) -> Any:
     """A boto3 S3 client for AWS or any S3-compatible endpoint (R2 uses region "auto")."""
     # "auto" only means something to S3-compatible services; against AWS let boto3 pick its default.
+    import boto3
+    from botocore.config import Config
+
     region_name = None if region == "auto" and endpoint_url is None else region
     config = Config(signature_version="s3v4", retries={"max_attempts": 5, "mode": "standard"})
     return boto3.client(

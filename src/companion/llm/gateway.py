@@ -15,20 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from pydantic_ai import Agent, ModelSettings
-from pydantic_ai.exceptions import (
-    AgentRunError,
-    ModelAPIError,
-    ModelRequestTimeout,
-    ModelRetry,
-    ModelTimeoutError,
-    UnexpectedModelBehavior,
-)
-from pydantic_ai.messages import ModelMessage
-from pydantic_ai.models import Model
-from pydantic_ai.usage import RunUsage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from companion import metrics
@@ -40,6 +28,11 @@ from companion.errors import BudgetExceeded, LLMInvalidOutput, LLMTimeout, LLMUn
 from companion.llm import prices
 from companion.llm import service as llm_service
 from companion.llm.models import LLMUsage
+
+if TYPE_CHECKING:  # pydantic-ai (about 25 MB) is imported by the first model call, not by every server
+    from pydantic_ai.messages import ModelMessage
+    from pydantic_ai.models import Model
+    from pydantic_ai.usage import RunUsage
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +192,16 @@ class LLMGateway:
         The output must fit `output_type` and pass `check` (which lists what is wrong with it); the model
         gets one retry with the problems named, then the call fails with `llm_invalid_output`.
         """
+        from pydantic_ai import Agent, ModelRetry, ModelSettings
+        from pydantic_ai.exceptions import (
+            AgentRunError,
+            ModelAPIError,
+            ModelRequestTimeout,
+            ModelTimeoutError,
+            UnexpectedModelBehavior,
+        )
+        from pydantic_ai.usage import RunUsage
+
         choice = self.choice(feature)
         await self.ensure_budget(user=user, feature=feature)
         model = self._model(choice)

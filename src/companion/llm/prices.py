@@ -6,8 +6,6 @@ import logging
 from collections.abc import Mapping
 from functools import lru_cache
 
-from genai_prices import Usage, calc_price
-
 logger = logging.getLogger(__name__)
 
 # Providers genai-prices knows under our names; others (a local OpenAI-compatible server) are matched
@@ -34,6 +32,8 @@ def cost_usd(
     if model in overrides:
         per_million_in, per_million_out = overrides[model]
         return round((input_tokens * per_million_in + output_tokens * per_million_out) / 1_000_000, 6)
+    from genai_prices import Usage, calc_price  # its tables: loaded by the first priced call, not at start
+
     try:
         price = calc_price(
             Usage(input_tokens=input_tokens, output_tokens=output_tokens),

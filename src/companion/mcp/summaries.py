@@ -123,9 +123,11 @@ def _access(result: dict[str, Any]) -> str:
 
 def _search(result: dict[str, Any]) -> str:
     hits = result["results"]
+    # Lexical only (an index still being built, no model): the assistant should know the answer may be thin.
+    caveat = f" ({result['degraded_reason']})" if result["degraded_reason"] else ""
     if not hits:
-        return f'No passage matches "{result["query"]}".'
-    lines = [f'{len(hits)} passage(s) for "{result["query"]}" ({result["mode"]} search), best first:']
+        return f'No passage matches "{result["query"]}"{caveat}.'
+    lines = [f'{len(hits)} passage(s) for "{result["query"]}" ({result["mode"]} search{caveat}), best first:']
     for number, hit in enumerate(hits, start=1):
         where = (
             f"{hit['chapter_title']} > {hit['section_title']} "

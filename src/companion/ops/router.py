@@ -13,6 +13,7 @@ from companion import metrics
 from companion.accounts.policies import PublicDep
 from companion.dependencies import SettingsDep
 from companion.errors import Forbidden, Unauthorized
+from companion.search import service as search_service
 
 router = APIRouter(tags=["operations"])
 
@@ -32,6 +33,7 @@ async def readyz(request: Request, _public: PublicDep) -> JSONResponse:
 
     Every request still succeeds without the cache (it falls back to the database, and rate limits to
     each process's memory), so a load balancer must keep sending traffic: the cache shows "degraded".
+    So does search while an index is still being built, or without embeddings: it answers lexically.
     """
     checks: dict[str, Any] = {}
     try:
@@ -42,8 +44,13 @@ async def readyz(request: Request, _public: PublicDep) -> JSONResponse:
         checks["database"] = f"unavailable: {type(error).__name__}"
     checks["content"] = "ok" if request.app.state.catalog.loaded else "unavailable: content store"
     checks["cache"] = "ok" if await request.app.state.cache.ping() else "degraded: using the database"
+    if request.app.state.catalog.loaded:
+        checks["search"] = await search_service.index_status(
+            request.app.state.search, request.app.state.catalog.packs()
+        )
     ready = checks["database"] == "ok" and checks["content"] == "ok"
-    status = ("ready" if checks["cache"] == "ok" else "degraded") if ready else "not_ready"
+    healthy = checks["cache"] == "ok" and checks.get("search") == "ok"
+    status = ("ready" if healthy else "degraded") if ready else "not_ready"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
 
 

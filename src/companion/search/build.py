@@ -1,13 +1,62 @@
-"""Building search indexes now, with progress printed: for `companion index build` and start-up."""
+"""Building search indexes now, with progress shown: for `companion index build` and prepared data dirs."""
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Sequence
+
+from tqdm import tqdm
 
 from companion.config import Settings
 from companion.content.schemas import ContentPack
 from companion.search.engine import BuildReport
 from companion.search.index import CourseSearch
+
+# Without a terminal (CI logs, a pipe) progress is a plain line this often, not a redrawn bar.
+PLAIN_PROGRESS_SECONDS = 10.0
+
+
+class BuildProgress:
+    """The `on_progress(done, total)` of one build: a bar with rate and time left, or periodic lines."""
+
+    def __init__(self, label: str, *, echo: Callable[[str], None], bar: bool) -> None:
+        self.label = label
+        self.echo = echo
+        self.bar = bar
+        self._tqdm: tqdm[None] | None = None
+        self._started = time.monotonic()
+        self._last_line = self._started
+
+    def __call__(self, done: int, total: int) -> None:
+        """Show that `done` of the `total` passages needing the model are embedded and stored."""
+        if not total:
+            return
+        if self.bar:
+            if self._tqdm is None:
+                self._tqdm = tqdm(
+                    total=total, desc=f"  {self.label}", unit=" passages", file=sys.stdout, dynamic_ncols=True
+                )
+            self._tqdm.update(done - self._tqdm.n)
+            return
+        now = time.monotonic()
+        if done == 0:
+            self._started = self._last_line = now
+            self.echo(f"  {self.label}: {total} passages to embed")
+        elif done == total or now - self._last_line >= PLAIN_PROGRESS_SECONDS:
+            self._last_line = now
+            self.echo(f"  {self.label}: {done}/{total} passages embedded, {self._pace(done, total, now)}")
+
+    def close(self) -> None:
+        """Finish the bar, if one was drawn."""
+        if self._tqdm is not None:
+            self._tqdm.close()
+
+    def _pace(self, done: int, total: int, now: float) -> str:
+        rate = done / max(now - self._started, 1e-9)
+        if done == total:
+            return f"{rate:.1f}/s"
+        return f"{rate:.1f}/s, about {(total - done) / rate:.0f} s left"
 
 
 def build_indexes(
@@ -16,8 +65,9 @@ def build_indexes(
     *,
     only_missing: bool,
     echo: Callable[[str], None] = print,
+    bar: bool = False,
 ) -> list[BuildReport]:
-    """Index these course versions now (blocking), printing progress; for the CLI and start-up."""
+    """Index these course versions now (blocking), showing progress: a bar on stdout when `bar`."""
     search = CourseSearch.open(settings)
     reports = []
     try:
@@ -29,12 +79,11 @@ def build_indexes(
                 echo(f"Search index for {label} is up to date.")
                 continue
             echo(f"Building the search index for {label}...")
-
-            def progress(done: int, total: int, label: str = label) -> None:
-                if total:
-                    echo(f"  {label}: {done}/{total} passage vectors written")
-
-            report = search.build(pack, on_progress=progress)
+            progress = BuildProgress(pack.course.id, echo=echo, bar=bar)
+            try:
+                report = search.build(pack, on_progress=progress)
+            finally:
+                progress.close()
             reports.append(report)
             echo(
                 f"  {report.passages} passages, {report.embedded} embedded by the model, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated
 
@@ -36,7 +37,8 @@ def build(
         typer.echo("No published course: run `companion content publish PATH` first.")
         return
     started = time.perf_counter()
-    reports = build_indexes(settings, packs, only_missing=False, echo=typer.echo)
+    # A bar with rate and time left on a terminal; plain lines in logs and pipes.
+    reports = build_indexes(settings, packs, only_missing=False, echo=typer.echo, bar=sys.stdout.isatty())
     passages = sum(report.passages for report in reports)
     typer.echo(
         f"Indexed {passages} passages of {len(reports)} course(s) in {time.perf_counter() - started:.1f}s."

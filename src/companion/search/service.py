@@ -63,6 +63,21 @@ async def search(
     )
 
 
+async def index_status(course_search: CourseSearch, packs: Sequence[ContentPack]) -> str:
+    """Whether every course's current version is indexed for hybrid search ("ok"), else how search answers."""
+    if course_search.unavailable_reason is not None:
+        return f"degraded: lexical only ({course_search.unavailable_reason})"
+    building = []
+    for pack in packs:
+        entry = await course_search.current(pack)
+        # A newer version being indexed is not searched yet: the previous one answers meanwhile.
+        if not entry.ready or entry.pack.version != pack.version:
+            building.append(pack.course.id)
+    if building:
+        return f"building: searched lexically until the index of {', '.join(building)} is built"
+    return "ok"
+
+
 def _withhold_locked_ranks(
     results: list[SearchResultItem], packs: Sequence[ContentPack]
 ) -> list[SearchResultItem]:
