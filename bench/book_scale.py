@@ -81,7 +81,7 @@ def generate_book(target: Path, *, files: int, data: Path) -> int:
         words += sum(len(f"{a['title']} {a['text']}".split()) for a in chosen)
         (folder / f"lesson-{module + 1}-{position + 1}.md").write_text(
             f'---\ntitle: "{title}"\nsidebar_label: "{module + 1}.{position + 1} {title}"\n'
-            f"sidebar_position: {position + 1}\ndescription: \"Abstracts {bounds[page] + 1}-"
+            f'sidebar_position: {position + 1}\ndescription: "Abstracts {bounds[page] + 1}-'
             f'{bounds[page + 1]}"\ntags: ["science", "abstracts"]\n---\n\n'
             f"# {title}\n\n{sections}\n",
             encoding="utf-8",
@@ -306,8 +306,10 @@ def main() -> None:
         print(
             f"  8 clients: p50 {concurrent['p50_ms']} ms, p95 {concurrent['p95_ms']} ms (target p95 <= 50 ms)"
         )
-        print(f"  server RSS after {len(_claims(options.data))} searches: {serving['server_rss_mb']} MB "
-              "(target <= 400 MB)")
+        print(
+            f"  server RSS after {len(_claims(options.data))} searches: {serving['server_rss_mb']} MB "
+            "(target <= 400 MB)"
+        )
         results["load_average_1m"] = round(os.getloadavg()[0], 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
