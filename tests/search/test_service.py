@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,7 +21,7 @@ from companion.content.schemas import ContentPack
 from companion.content.validation import load_pack
 from companion.search.citations import snippet
 from companion.search.engine import stored_hashes
-from companion.search.index import CourseSearch
+from companion.search.index import CourseSearch, version_key
 from companion.search.terms import highlight_terms
 from companion.search.vectors import VectorStore, collection_name
 
@@ -31,7 +34,7 @@ from pathlib import Path
 from companion.config import Settings
 from companion.content.validation import load_pack
 from companion.search.engine import stored_hashes
-from companion.search.index import CourseSearch
+from companion.search.index import CourseSearch, version_key
 from tests.search.test_service import SHIPPED_COURSE, HashingEmbedder
 
 async def main():
@@ -144,6 +147,29 @@ def test_the_first_build_answers_lexically_before_its_vectors_are_written(
 
     assert seen[0][0] == "lexical" and seen[0][1] == 3
     assert index.search("top-p nucleus sampling", limit=3).mode == "hybrid"
+
+
+def test_a_build_waiting_for_another_process_answers_lexically_meanwhile(
+    course_search: CourseSearch, search_settings: Settings
+) -> None:
+    pack = load_pack(SHIPPED_COURSE)
+    index = course_search._open_index(pack)
+    lock_path = search_settings.search_index_dir / f"{version_key(pack.course.id, pack.version)}.lock"
+    lock_path.parent.mkdir(parents=True)
+    with lock_path.open("a") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=course_search.build, args=(pack,), kwargs={"index": index})
+        waiting.start()
+        deadline = time.monotonic() + 120
+        while not len(index) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        meanwhile = index.search("top-p nucleus sampling", limit=3)
+        assert not course_search.is_built(pack)
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+    waiting.join()
+
+    assert meanwhile.mode == "lexical" and meanwhile.hits[0].payload["section_id"] == "05-decoding"
+    assert course_search.is_built(pack)
 
 
 def test_superseded_versions_are_collected_after_the_retention_period(

@@ -198,14 +198,15 @@ class HybridIndex:
         self.build_lexical(passages)
         return self.build_vectors(self.store, on_progress=on_progress)
 
-    def build_lexical(self, passages: Sequence[Passage]) -> None:
-        """Save BM25 and the passages, and search them lexically from now on."""
+    def build_lexical(self, passages: Sequence[Passage], *, save: bool = True) -> None:
+        """Save BM25 and the passages (unless `save` is false), and search them lexically from now on."""
         ordered = list(passages)
         ids = [passage.id for passage in ordered]
         if len(set(ids)) != len(ids):
             raise ValueError("passage ids must be unique")
         lexical = LexicalIndex.build(ids, [passage.text for passage in ordered])
-        self._save(ordered, lexical)
+        if save:
+            self._save(ordered, lexical)
         self._state = _State(ordered, lexical, None)
 
     def build_vectors(

@@ -35,7 +35,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,7 +224,13 @@ class CourseSearch:
         A version already built is left as it is. `index`, when given, is the (empty) index of this
         version that searches are using: it answers lexically as soon as BM25 is saved.
         """
-        with self._build_lock(pack):
+
+        def answer_meanwhile() -> None:
+            # Another process is building this version: search it lexically from memory until it is done.
+            if index is not None and not len(index):
+                index.build_lexical(chunking.passages(pack, created_at=datetime.now(UTC)), save=False)
+
+        with self._build_lock(pack, while_waiting=answer_meanwhile):
             manifest = self.manifest(pack)
             if manifest is not None and self.is_built(pack):
                 deleted = self.collect_garbage(pack)
@@ -325,12 +331,19 @@ class CourseSearch:
             store.close()
 
     @contextlib.contextmanager
-    def _build_lock(self, pack: ContentPack) -> Iterator[None]:
-        """Held while this course version is built, so that two processes never build it at once."""
+    def _build_lock(self, pack: ContentPack, *, while_waiting: Callable[[], None]) -> Iterator[None]:
+        """Held while this course version is built, so that two processes never build it at once.
+
+        When another process holds it, `while_waiting()` runs before waiting for it.
+        """
         directory = self.settings.search_index_dir
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / (version_key(pack.course.id, pack.version) + ".lock")).open("a") as file:
-            fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                while_waiting()
+                fcntl.flock(file, fcntl.LOCK_EX)
             try:
                 yield
             finally:
