@@ -172,7 +172,7 @@ def _rebuilds(settings: Settings, book: Path) -> dict[str, Any]:
         size_after = _du_mb(settings.data_dir)
         collect = getattr(search, "collect_garbage", None)
         if collect is not None:
-            collect(edited, grace_seconds=0)
+            collect(edited, retention_seconds=0)
         size_collected = _du_mb(settings.data_dir)
     finally:
         search.close()
