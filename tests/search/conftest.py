@@ -103,11 +103,13 @@ PASSAGES = [
 def make_index(tmp_path: Path, vector_store: VectorStore) -> Callable[..., HybridIndex]:
     """A factory of HybridIndex over the test's directory and Qdrant store."""
 
-    def make(embedder: Embedder | None, *, collection: str = "course__v1") -> HybridIndex:
+    def make(
+        embedder: Embedder | None, *, collection: str = "course__v1", directory: str = "course__v1"
+    ) -> HybridIndex:
         return HybridIndex(
             collection=collection,
-            index_dir=tmp_path / "search" / collection,
-            vectors=vector_store,
+            index_dir=tmp_path / "search" / directory,
+            store=vector_store,
             embedder=embedder,
         )
 

@@ -78,15 +78,13 @@ def test_filters_apply_to_both_retrievers(
     assert lexical <= allowed and semantic == allowed and hybrid == allowed
 
 
-def test_rebuild_embeds_only_new_and_changed_passages(
-    make_index: MakeIndex, embedder: CountingEmbedder
-) -> None:
+def test_rebuild_embeds_only_texts_the_store_lacks(make_index: MakeIndex, embedder: CountingEmbedder) -> None:
     index = make_index(embedder)
     index.build(PASSAGES)
     embedder.embedded.clear()
 
     unchanged = index.build(PASSAGES)
-    assert unchanged.embedded == 0 and unchanged.deleted == 0 and embedder.embedded == []
+    assert unchanged.embedded == 0 and embedder.embedded == []
 
     changed = dataclasses.replace(PASSAGES[0], text="A ROS 2 topic carries messages from publishers.")
     added = Passage(id="new-1", text="Isaac Sim renders photorealistic warehouses.", payload={"module": 2})
@@ -96,10 +94,24 @@ def test_rebuild_embeds_only_new_and_changed_passages(
     )
 
     assert sorted(embedder.embedded) == sorted([changed.text, added.text])
-    assert (report.embedded, report.deleted, report.passages) == (2, 1, 6)
+    assert (report.embedded, report.passages) == (2, 6)
     assert progress[0] == (0, 2) and progress[-1] == (2, 2)
     assert "hw-1" not in _ids(index, "humanoid balance centre of mass", limit=10)
     assert index.search_semantic("photorealistic warehouse rendering", limit=1)[0][0] == "new-1"
+
+
+def test_indexes_share_the_vectors_of_identical_texts(
+    make_index: MakeIndex, embedder: CountingEmbedder
+) -> None:
+    make_index(embedder, collection="course__model").build(PASSAGES)
+    embedder.embedded.clear()
+    renamed = [dataclasses.replace(passage, id=f"v2-{passage.id}") for passage in PASSAGES]
+
+    second = make_index(embedder, collection="course__model", directory="course__v2")
+    report = second.build(renamed)
+
+    assert report.embedded == 0 and embedder.embedded == [] and report.mode == "hybrid"
+    assert second.search("humanoid balance", limit=1).hits[0].id == "v2-hw-1"
 
 
 def test_rebuild_trusts_the_payload_content_hash(make_index: MakeIndex, embedder: CountingEmbedder) -> None:
@@ -127,7 +139,7 @@ def test_payload_only_changes_update_filters_without_embedding(
     moved = dataclasses.replace(PASSAGES[5], payload={**PASSAGES[5].payload, "module": 2})
     report = index.build([*PASSAGES[:5], moved])
 
-    assert embedder.embedded == [] and report.payloads_updated == 1
+    assert embedder.embedded == [] and report.embedded == 0
     semantic = {pid for pid, _ in index.search_semantic("balance", filters={"module": 2}, limit=10)}
     assert semantic == {"sim-1", "sim-2", "hw-1"}
 
@@ -147,7 +159,8 @@ def test_search_falls_back_to_lexical_when_the_embedder_fails(
     make_index: MakeIndex, embedder: CountingEmbedder
 ) -> None:
     make_index(embedder).build(PASSAGES)
-    index = make_index(BrokenEmbedder())
+    index = make_index(embedder)
+    index.embedder = BrokenEmbedder()  # the model breaks after the index was loaded
 
     result = index.search("humanoid balance", limit=3)
 
@@ -158,19 +171,20 @@ def test_search_falls_back_to_lexical_when_the_embedder_fails(
     assert result.hits[0].score == pytest.approx(1.0)
 
 
-def test_search_falls_back_to_lexical_when_qdrant_fails(
+def test_build_falls_back_to_lexical_when_the_store_fails(
     make_index: MakeIndex, embedder: CountingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index = make_index(embedder)
-    index.build(PASSAGES)
 
-    def fail(*args: object, **kwargs: object) -> list[tuple[str, float]]:
-        raise VectorStoreUnavailable("Could not search: connection refused")
+    def fail(*args: object, **kwargs: object) -> set[str]:
+        raise VectorStoreUnavailable("Could not read: connection refused")
 
-    monkeypatch.setattr(index.vectors, "search", fail)
+    monkeypatch.setattr(index.store, "missing", fail)
+    report = index.build(PASSAGES)
     result = index.search("gazebo physics", limit=2)
 
-    assert result.mode == "lexical" and "connection refused" in (result.degraded_reason or "")
+    assert report.mode == "lexical" and "connection refused" in (report.degraded_reason or "")
+    assert result.mode == "lexical" and result.degraded_reason == "the passages are not embedded yet"
     assert result.hits[0].id == "sim-1"
 
 
@@ -203,7 +217,7 @@ def test_empty_index_and_empty_query(make_index: MakeIndex, embedder: CountingEm
     assert index.search("   ").hits == []
 
     report = index.build([])
-    assert report.deleted == len(PASSAGES) and index.search("robot").hits == []
+    assert report.passages == 0 and index.search("robot").hits == []
 
 
 def test_duplicate_passage_ids_are_rejected(make_index: MakeIndex) -> None:

@@ -87,7 +87,7 @@ def build_indexes(
             reports.append(report)
             echo(
                 f"  {report.passages} passages, {report.embedded} embedded by the model, "
-                f"{report.payloads_updated} updated, {report.deleted} removed ({report.mode} search)."
+                f"{report.deleted} unused vectors removed ({report.mode} search)."
             )
     finally:
         search.close()

@@ -29,6 +29,9 @@ MIN_WORDS = 60
 OVERLAP_WORDS = 30
 
 _markdown = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# Characters that may start inline Markdown (escapes, code, emphasis, links, images, HTML, entities,
+# strikethrough): a sentence without any is its own plain text, and need not be parsed.
+_INLINE_SYNTAX = re.compile(r"[\\`*_\[\]!<>&~]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]*_]*\s+(?=[\"'(\[*_`]*[A-Z0-9])")
 
 
@@ -268,7 +271,7 @@ def _sentences(inline: Token, source: str, block: int) -> list[_Unit]:
     pieces = [piece for piece in _SENTENCE_END.split(" ".join(source.split())) if piece.strip()]
     units = []
     for piece in pieces:
-        text = _inline_text(_markdown.parseInline(piece)[0])
+        text = _inline_text(_markdown.parseInline(piece)[0]) if _INLINE_SYNTAX.search(piece) else piece
         if text:
             units.append(_Unit(markdown=piece, text=text, kind="sentence", block=block))
     # Markup spanning a sentence break (rare) would lose text: fall back to the whole paragraph.

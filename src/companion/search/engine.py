@@ -4,6 +4,11 @@ The engine knows nothing of courses: a passage is an id, a text and an opaque pa
 keys used in filters matter. Building and searching are synchronous and CPU-bound (embedding): async
 callers run them in a worker thread (`asyncio.to_thread` / `anyio.to_thread.run_sync`). One index may be
 searched from several threads while it is being rebuilt; a rebuild swaps the new state in at the end.
+
+A build saves BM25 and the passages first (lexical search works from then on), then embeds the texts the
+vector store lacks and copies the vectors of these passages into the index folder as one float32 matrix.
+Searching reads only the index folder, held in memory: semantic search is a matrix product with the
+query vector, filters are boolean masks, so any number of processes can serve one index at once.
 """
 
 from __future__ import annotations
@@ -11,18 +16,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from cachetools import LRUCache
 
 from companion.search.embeddings import Embedder, EmbeddingUnavailable
 from companion.search.fusion import FusionConfig, fuse
 from companion.search.lexical import LexicalIndex
-from companion.search.vectors import FilterValue, VectorPoint, VectorStore, VectorStoreUnavailable
+from companion.search.vectors import FilterValue, VectorStore, VectorStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +41,8 @@ LEXICAL_DIR = "bm25"
 HASH_KEY = "content_hash"
 # Passages embedded and written per step of a build: progress is reported, and kept, at this grain.
 EMBED_STEP = 64
+# Filter masks kept per index, one per (payload key, value) asked for.
+MASK_CACHE_SIZE = 256
 
 SearchMode = Literal["hybrid", "lexical"]
 ProgressCallback = Callable[[int, int], None]
@@ -70,22 +82,48 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did: passages indexed, embedded, payload-only updates, vectors deleted."""
+    """What a build did: passages indexed, texts embedded by the model, stale vectors deleted."""
 
     passages: int
     embedded: int
-    payloads_updated: int
     deleted: int
     mode: SearchMode
     degraded_reason: str | None = None
 
 
-@dataclass(frozen=True)
 class _State:
     """What a search reads; replaced as a whole so that concurrent searches see one consistent index."""
 
-    passages: dict[str, Passage]
-    lexical: LexicalIndex
+    def __init__(self, passages: list[Passage], lexical: LexicalIndex, vectors: np.ndarray | None) -> None:
+        self.passages = {passage.id: passage for passage in passages}
+        self.ordered = passages  # aligned with the lexical ids and the rows of `vectors`
+        self.lexical = lexical
+        self.vectors = vectors
+        self._masks: LRUCache[tuple[str, Any], np.ndarray] = LRUCache(maxsize=MASK_CACHE_SIZE)
+        self._lock = threading.Lock()
+
+    def mask(self, filters: Mapping[str, FilterValue]) -> np.ndarray:
+        """The passages passing every filter, as a boolean array aligned with `ordered`."""
+        result = np.ones(len(self.ordered), dtype=bool)
+        for key, wanted in filters.items():
+            allowed = np.zeros(len(self.ordered), dtype=bool)
+            for value in wanted if isinstance(wanted, list) else [wanted]:
+                allowed |= self._value_mask(key, value)
+            result &= allowed
+        return result
+
+    def _value_mask(self, key: str, value: str | int) -> np.ndarray:
+        with self._lock:
+            cached = self._masks.get((key, value))
+        if cached is None:
+            cached = np.fromiter(
+                (matches(passage.payload, {key: value}) for passage in self.ordered),
+                dtype=bool,
+                count=len(self.ordered),
+            )
+            with self._lock:
+                self._masks[(key, value)] = cached
+        return cached
 
 
 def content_hash(passage: Passage) -> str:
@@ -105,58 +143,94 @@ def matches(payload: Mapping[str, Any], filters: Mapping[str, FilterValue]) -> b
     return True
 
 
+def vectors_file(embedder_name: str) -> str:
+    """The file, in an index folder, of the passages' vectors by this embedder."""
+    return f"vectors.{embedder_name}.npy"
+
+
+def stored_hashes(index_dir: Path) -> set[str]:
+    """The content hashes of the passages saved in an index folder (none if it holds no index)."""
+    path = Path(index_dir) / PASSAGES_FILE
+    if not path.exists():
+        return set()
+    with path.open(encoding="utf-8") as file:
+        return {content_hash(_passage(json.loads(line))) for line in file}
+
+
 class HybridIndex:
-    """BM25 plus an optional vector collection over one set of passages, kept in step by `build`."""
+    """BM25 plus the passages' vectors, saved in one folder; vectors come from a content-addressed store.
+
+    `collection` is the store's collection of vectors by this embedder, which other indexes may share.
+    """
 
     def __init__(
         self,
         *,
         collection: str,
         index_dir: Path,
-        vectors: VectorStore | None = None,
+        store: VectorStore | None = None,
         embedder: Embedder | None = None,
         fusion: FusionConfig | None = None,
     ) -> None:
         self.collection = collection
         self.index_dir = Path(index_dir)
-        self.vectors = vectors
+        self.store = store
         self.embedder = embedder
         self.fusion = fusion or FusionConfig()
         self._state = self._load()
 
     def __len__(self) -> int:
-        return len(self._state.passages)
+        return len(self._state.ordered)
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index searched now."""
+        return self._state.lexical
 
     def build(
         self, passages: Sequence[Passage], *, on_progress: ProgressCallback | None = None
     ) -> BuildReport:
-        """Index exactly these passages: rebuild BM25, embed only new or changed ones, drop vanished ones.
+        """Index exactly these passages: BM25 first, then vectors (embedding only texts the store lacks).
 
-        `on_progress(done, total)` counts passages embedded out of those needing it. When embeddings are
+        `on_progress(done, total)` counts texts embedded out of those needing it. When embeddings are
         unavailable the lexical index is still built and the report says why search will be lexical.
         """
-        by_id = {passage.id: passage for passage in passages}
-        if len(by_id) != len(passages):
-            raise ValueError("passage ids must be unique")
-        lexical = LexicalIndex.build(list(by_id), [passage.text for passage in passages])
-        self._save(passages, lexical)
-        # Lexical search is ready before the slow part starts.
-        self._state = _State(passages=by_id, lexical=lexical)
+        self.build_lexical(passages)
+        return self.build_vectors(self.store, on_progress=on_progress)
 
-        reason = self._semantic_unavailable_reason()
+    def build_lexical(self, passages: Sequence[Passage], *, save: bool = True) -> None:
+        """Save BM25 and the passages (unless `save` is false), and search them lexically from now on."""
+        ordered = list(passages)
+        ids = [passage.id for passage in ordered]
+        if len(set(ids)) != len(ids):
+            raise ValueError("passage ids must be unique")
+        lexical = LexicalIndex.build(ids, [passage.text for passage in ordered])
+        if save:
+            self._save(ordered, lexical)
+        self._state = _State(ordered, lexical, None)
+
+    def build_vectors(
+        self, store: VectorStore | None, *, on_progress: ProgressCallback | None = None
+    ) -> BuildReport:
+        """Embed what `store` lacks of the lexically built passages, then save and serve their vectors."""
+        passages = self._state.ordered
+        reason = "no embedding model is configured" if self.embedder is None else None
+        if reason is None and store is None:
+            reason = "no vector store is available"
+        embedded = 0
         if reason is None:
+            assert store is not None
             try:
-                return self._sync_vectors(passages, on_progress)
+                embedded = self._sync_vectors(store, on_progress)
             except (EmbeddingUnavailable, VectorStoreUnavailable) as error:
                 logger.warning("Search index %s built without embeddings: %s", self.collection, error)
                 reason = str(error)
         # What was embedded before a failure stays stored; the next build picks up the rest.
         return BuildReport(
             passages=len(passages),
-            embedded=0,
-            payloads_updated=0,
+            embedded=embedded,
             deleted=0,
-            mode="lexical",
+            mode="lexical" if reason else "hybrid",
             degraded_reason=reason,
         )
 
@@ -174,13 +248,14 @@ class HybridIndex:
         convex fusion always scores near 1): judge relevance on `lexical_score` and `semantic_score`.
         """
         candidates = max(candidates, limit)
-        lexical = self.search_lexical(query, filters=filters, limit=candidates)
+        state = self._state  # one consistent index for the whole search, even if a build swaps it
+        lexical = self._search_lexical(state, query, filters, candidates)
         semantic: list[tuple[str, float]] = []
-        reason = self._semantic_unavailable_reason()
+        reason = self._semantic_unavailable_reason(state)
         if reason is None:
             try:
-                semantic = self.search_semantic(query, filters=filters, limit=candidates)
-            except (EmbeddingUnavailable, VectorStoreUnavailable) as error:
+                semantic = self._search_semantic(state, query, filters, candidates)
+            except EmbeddingUnavailable as error:
                 logger.warning("Search in %s fell back to lexical: %s", self.collection, error)
                 reason = str(error)
         # Only the retrievers that ran take part: a lexical-only answer is not penalised for the absent one.
@@ -191,7 +266,7 @@ class HybridIndex:
         fused = fuse(results, weights, self.fusion)
         lexical_ranks = {passage_id: (rank, score) for rank, (passage_id, score) in enumerate(lexical, 1)}
         semantic_ranks = {passage_id: (rank, score) for rank, (passage_id, score) in enumerate(semantic, 1)}
-        passages = self._state.passages
+        passages = state.passages
         hits = []
         for passage_id, score in fused[:limit]:
             passage = passages[passage_id]
@@ -215,115 +290,116 @@ class HybridIndex:
         self, query: str, *, filters: Mapping[str, FilterValue] | None = None, limit: int = 10
     ) -> list[tuple[str, float]]:
         """BM25 alone: (id, score), best first."""
-        state = self._state
-        allowed = None
-        if filters:
-            allowed = np.array(
-                [matches(state.passages[passage_id].payload, filters) for passage_id in state.lexical.ids],
-                dtype=bool,
-            )
-        return state.lexical.search(query, limit, allowed=allowed)
+        return self._search_lexical(self._state, query, filters, limit)
 
     def search_semantic(
         self, query: str, *, filters: Mapping[str, FilterValue] | None = None, limit: int = 10
     ) -> list[tuple[str, float]]:
         """Embeddings alone: (id, cosine similarity), best first; raises when they are unavailable."""
-        if self.embedder is None:
-            raise EmbeddingUnavailable("no embedding model is configured")
-        if self.vectors is None:
-            raise VectorStoreUnavailable("no vector store is available")
-        if not query.strip():
-            return []
-        vector = self.embedder.embed([query])[0]
-        found = self.vectors.search(self.collection, vector, filters=filters, limit=limit)
-        # A vector may outlive its passage when a build was interrupted; the passages are the truth.
-        passages = self._state.passages
-        return [(passage_id, score) for passage_id, score in found if passage_id in passages]
+        return self._search_semantic(self._state, query, filters, limit)
 
-    def _semantic_unavailable_reason(self) -> str | None:
+    def _search_lexical(
+        self, state: _State, query: str, filters: Mapping[str, FilterValue] | None, limit: int
+    ) -> list[tuple[str, float]]:
+        allowed = state.mask(filters) if filters else None
+        return state.lexical.search(query, limit, allowed=allowed)
+
+    def _search_semantic(
+        self, state: _State, query: str, filters: Mapping[str, FilterValue] | None, limit: int
+    ) -> list[tuple[str, float]]:
+        reason = self._semantic_unavailable_reason(state)
+        if reason is not None:
+            raise EmbeddingUnavailable(reason)
+        assert self.embedder is not None and state.vectors is not None
+        if not query.strip() or limit <= 0:
+            return []
+        query_vector = self.embedder.embed([query])[0]
+        # Rows and query are L2-normalised: the dot product is the cosine similarity.
+        scores = state.vectors @ query_vector.astype(np.float32)
+        if filters:
+            scores = np.where(state.mask(filters), scores, -np.inf)
+        limit = min(limit, len(scores))
+        best = np.argpartition(-scores, limit - 1)[:limit]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        ids = state.lexical.ids
+        return [(ids[row], float(scores[row])) for row in best if np.isfinite(scores[row])]
+
+    def _semantic_unavailable_reason(self, state: _State) -> str | None:
         if self.embedder is None:
             return "no embedding model is configured"
-        if self.vectors is None:
-            return "no vector store is available"
+        if state.vectors is None:
+            return "the passages are not embedded yet"
         return None
 
-    def _sync_vectors(self, passages: Sequence[Passage], on_progress: ProgressCallback | None) -> BuildReport:
-        assert self.embedder is not None and self.vectors is not None
-        vectors, embedder = self.vectors, self.embedder
-        vectors.ensure_collection(self.collection, dimension=embedder.dimension, embedder_name=embedder.name)
-        stored = vectors.stored_payloads(self.collection)
-        current = {passage.id for passage in passages}
-        vanished = [passage_id for passage_id in stored if passage_id not in current]
-        vectors.delete(self.collection, vanished)
-
-        to_embed: list[Passage] = []
-        payloads_updated = 0
-        for passage in passages:
-            payload = _stored_form(passage)
-            previous = stored.get(passage.id)
-            if previous is None or previous.get(HASH_KEY) != payload[HASH_KEY]:
-                to_embed.append(passage)
-            elif previous != payload:
-                # Same text, new metadata (a renamed section, a new topic): filters need the new payload.
-                vectors.replace_payload(self.collection, passage.id, payload)
-                payloads_updated += 1
-
+    def _sync_vectors(self, store: VectorStore, on_progress: ProgressCallback | None) -> int:
+        """Embed and store the texts the store lacks, then load every passage's vector; how many embedded."""
+        assert self.embedder is not None
+        embedder, state = self.embedder, self._state
+        store.ensure_collection(self.collection, dimension=embedder.dimension, embedder_name=embedder.name)
+        hashes = [content_hash(passage) for passage in state.ordered]
+        missing = store.missing(self.collection, hashes)
+        texts = {text_hash: passage.text for text_hash, passage in zip(hashes, state.ordered, strict=True)}
+        # Texts of similar length side by side: batches carry little padding, as when the model embeds
+        # a whole corpus in one call.
+        to_embed = sorted(missing, key=lambda text_hash: len(texts[text_hash]))
         if on_progress is not None:
             on_progress(0, len(to_embed))
-        for start in range(0, len(to_embed), EMBED_STEP):
-            step = to_embed[start : start + EMBED_STEP]
-            embedded = embedder.embed([passage.text for passage in step])
-            vectors.upsert(
-                self.collection,
-                [
-                    VectorPoint(id=passage.id, vector=vector, payload=_stored_form(passage))
-                    for passage, vector in zip(step, embedded, strict=True)
-                ],
-            )
-            if on_progress is not None:
-                on_progress(start + len(step), len(to_embed))
-        return BuildReport(
-            passages=len(passages),
-            embedded=len(to_embed),
-            payloads_updated=payloads_updated,
-            deleted=len(vanished),
-            mode="hybrid",
-        )
+        # The store is written in another thread while the model embeds the next step (the model
+        # releases the GIL); one write at a time, so that memory stays bounded.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-writer") as writer:
+            pending: Future[None] | None = None
+            for start in range(0, len(to_embed), EMBED_STEP):
+                step = to_embed[start : start + EMBED_STEP]
+                vectors = embedder.embed([texts[text_hash] for text_hash in step])
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(store.upsert, self.collection, step, vectors)
+                if on_progress is not None:
+                    on_progress(start + len(step), len(to_embed))
+            if pending is not None:
+                pending.result()
+        matrix = store.vectors(self.collection, hashes, embedder.dimension)
+        path = self.index_dir / vectors_file(embedder.name)
+        staging = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        with staging.open("wb") as file:
+            np.save(file, matrix)
+        os.replace(staging, path)
+        self._state = _State(state.ordered, state.lexical, matrix)
+        return len(to_embed)
 
     def _save(self, passages: Sequence[Passage], lexical: LexicalIndex) -> None:
         """Write passages and BM25 to a fresh directory, then swap it in whole."""
-        staging = self.index_dir.with_name(self.index_dir.name + ".new")
-        previous = self.index_dir.with_name(self.index_dir.name + ".old")
-        shutil.rmtree(staging, ignore_errors=True)
+        # Names unique to this build: another process may be saving the same index at the same time.
+        unique = uuid.uuid4().hex
+        staging = self.index_dir.with_name(f"{self.index_dir.name}.{unique}.new")
+        previous = self.index_dir.with_name(f"{self.index_dir.name}.{unique}.old")
         staging.mkdir(parents=True)
         lexical.save(staging / LEXICAL_DIR)
         with (staging / PASSAGES_FILE).open("w", encoding="utf-8") as file:
             for passage in passages:
                 record = {"id": passage.id, "text": passage.text, "payload": passage.payload}
                 file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        shutil.rmtree(previous, ignore_errors=True)
         if self.index_dir.exists():
             self.index_dir.rename(previous)
         staging.rename(self.index_dir)
         shutil.rmtree(previous, ignore_errors=True)
 
     def _load(self) -> _State:
-        """The saved index, or an empty one when nothing was built yet."""
+        """The saved index with its vectors by this embedder, or an empty one when nothing was built yet."""
         passages_path = self.index_dir / PASSAGES_FILE
         if not passages_path.exists():
-            return _State(passages={}, lexical=LexicalIndex.build([], []))
-        passages: dict[str, Passage] = {}
+            return _State([], LexicalIndex.build([], []), None)
         with passages_path.open(encoding="utf-8") as file:
-            for line in file:
-                record = json.loads(line)
-                passages[record["id"]] = Passage(
-                    id=record["id"], text=record["text"], payload=record["payload"]
-                )
-        return _State(passages=passages, lexical=LexicalIndex.load(self.index_dir / LEXICAL_DIR))
+            passages = [_passage(json.loads(line)) for line in file]
+        vectors = None
+        if self.embedder is not None:
+            path = self.index_dir / vectors_file(self.embedder.name)
+            if path.exists():
+                vectors = np.load(path)
+                if vectors.shape != (len(passages), self.embedder.dimension):
+                    vectors = None  # another model's width, or a file of another build: embed again
+        return _State(passages, LexicalIndex.load(self.index_dir / LEXICAL_DIR), vectors)
 
 
-def _stored_form(passage: Passage) -> dict[str, Any]:
-    """The payload as Qdrant stores and returns it (JSON types), with the content hash filled in."""
-    payload: dict[str, Any] = json.loads(json.dumps(passage.payload))
-    payload[HASH_KEY] = content_hash(passage)
-    return payload
+def _passage(record: dict[str, Any]) -> Passage:
+    return Passage(id=record["id"], text=record["text"], payload=record["payload"])

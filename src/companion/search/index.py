@@ -1,23 +1,41 @@
 """The search indexes' lifecycle: one hybrid index per course and content version, built, loaded and swapped.
 
-`CourseSearch` owns the process's one vector store and one embedder (embedded Qdrant allows a single
-client per directory) and an index per course for the catalogue's current version. A newly published
-version is indexed in a worker thread while the previous one keeps answering, then swapped in. When
-the model or the vector store is unavailable, every index still answers from BM25 and says why.
+`CourseSearch` owns the process's embedder and an index per course for the catalogue's current version.
+A newly published version is indexed in a worker thread while the previous one keeps answering, then
+swapped in. When the model or the vector store is unavailable, every index still answers from BM25 and
+says why.
+
+Vectors live in one content-addressed collection per course and embedder (see `vectors`), so a new
+version embeds only its new texts. A build copies its version's vectors into the version's index folder;
+serving reads only that folder, so every process on the machine searches in hybrid mode although the
+embedded Qdrant store admits one process at a time: a process opens it only while it builds (waiting for
+another builder to finish), and two processes building one version take turns (a file lock), the second
+finding the work done.
+
+Superseded versions are collected by the next build of the course: a version's folder, and the vectors
+no kept version uses, are deleted once a newer version has been built for longer than
+`retention_seconds` (at least `SUPERSEDED_GRACE_SECONDS`, and ten catalogue refresh intervals). A server
+reads a version's folder only when it loads it, which it does within one refresh interval of the
+version becoming current, and then holds it in memory: by the time a folder is deleted, no process can
+still need to read it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import hashlib
+import fcntl
+import itertools
 import json
 import logging
 import math
+import os
+import re
 import shutil
 import threading
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,20 +47,31 @@ from companion.config import Settings
 from companion.content.schemas import ContentPack
 from companion.search import chunking
 from companion.search.embeddings import Embedder, EmbeddingUnavailable, load_embedder
-from companion.search.engine import BuildReport, HybridIndex, ProgressCallback, SearchHit, SearchMode
+from companion.search.engine import (
+    BuildReport,
+    HybridIndex,
+    ProgressCallback,
+    SearchHit,
+    SearchMode,
+    stored_hashes,
+)
 from companion.search.fusion import FusionConfig
-from companion.search.lexical import tokenize
 from companion.search.vectors import FilterValue, VectorStore, VectorStoreUnavailable, collection_name
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_SUFFIX = ".manifest.json"
 QUERY_CACHE_SIZE = 1024
+# The layout of index folders: a manifest of another format is rebuilt, not trusted.
+INDEX_FORMAT = 2
+SUPERSEDED_GRACE_SECONDS = 600.0
+# How long a build waits for another process to release the embedded vector store (another build).
+STORE_WAIT_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
 class IndexManifest:
-    """What the last complete build of one collection produced, kept next to its lexical index."""
+    """What the last complete build of one course version produced, kept next to its index folder."""
 
     course_id: str
     version: str
@@ -51,6 +80,8 @@ class IndexManifest:
     mode: SearchMode
     embedder: str | None
     degraded_reason: str | None = None
+    built_at: datetime | None = None
+    format: int = 1
 
 
 @dataclass
@@ -107,74 +138,37 @@ class _QueryVectorCache:
         return cached[np.newaxis, :].copy()
 
 
-class _PassageVectorMemo:
-    """An embedder that reuses the vectors of passages embedded before, by the hash of their text.
-
-    Each content version has its own collection, so without this a new version would embed every
-    passage again; with it, only passages whose text changed reach the model.
-    """
-
-    def __init__(self, inner: Embedder, path: Path) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-        self.path = path
-        self.computed = 0
-        self._vectors: dict[str, np.ndarray] = {}
-        if path.exists():
-            with np.load(path) as stored:
-                self._vectors = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts`, computing only those never embedded before."""
-        keys = [_text_hash(text) for text in texts]
-        missing = [index for index, key in enumerate(keys) if key not in self._vectors]
-        if missing:
-            computed = self.inner.embed([texts[index] for index in missing])
-            self.computed += len(missing)
-            for index, vector in zip(missing, computed, strict=True):
-                self._vectors[keys[index]] = vector
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._vectors[key] for key in keys])
-
-    def save(self, texts: Sequence[str]) -> None:
-        """Keep the vectors of these texts (the current version's passages) on disk, and only those."""
-        keys = [key for key in dict.fromkeys(_text_hash(text) for text in texts) if key in self._vectors]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.path.with_name(self.path.name + ".new.npz")
-        vectors = np.stack([self._vectors[key] for key in keys]) if keys else np.zeros((0, self.dimension))
-        np.savez(staging, keys=np.array(keys, dtype=str), vectors=vectors.astype(np.float32))
-        staging.replace(self.path)
-
-
-def _text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def version_key(course_id: str, version: str) -> str:
+    """The name of one course version's index folder and manifest."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{course_id}__{version}")
 
 
 class CourseSearch:
-    """The search indexes of every course, sharing one vector store and one embedder."""
+    """The search indexes of every course, sharing one embedder (and a Qdrant server client, if any)."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        vectors: VectorStore | None,
         embedder: Embedder | None,
+        vectors: VectorStore | None = None,
         unavailable_reason: str | None = None,
     ) -> None:
         self.settings = settings
+        # A client kept open for the process's life (a Qdrant server); without one, builds open the
+        # embedded store only while they write.
         self.vectors = vectors
         self.embedder = _QueryVectorCache(embedder) if embedder is not None else None
         # Why semantic search is off for the whole process, when it is.
         self.unavailable_reason = unavailable_reason
         self.fusion = FusionConfig.from_settings(settings)
+        self.retention_seconds = max(SUPERSEDED_GRACE_SECONDS, 10 * settings.content_refresh_seconds)
         self._entries: dict[str, CourseIndex] = {}
         self._builds: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     @classmethod
     def open(cls, settings: Settings) -> CourseSearch:
-        """Open the vector store and load the embedder (blocking); either may fail into lexical search."""
+        """Load the embedder (blocking) and connect to a Qdrant server if one is configured."""
         vectors: VectorStore | None = None
         embedder: Embedder | None = None
         reason: str | None = None
@@ -182,18 +176,17 @@ class CourseSearch:
             reason = "no embedding model is configured"
         else:
             try:
-                vectors = VectorStore.open(settings)
                 embedder = load_embedder(settings)
+                if settings.qdrant_url:
+                    vectors = VectorStore.open(settings)
             except (VectorStoreUnavailable, EmbeddingUnavailable) as error:
                 logger.warning("Search runs on BM25 only: %s", error.message)
                 reason = error.message
-                if vectors is not None:
-                    vectors.close()
-                vectors, embedder = None, None
+                embedder = None
         return cls(settings, vectors=vectors, embedder=embedder, unavailable_reason=reason)
 
     def close(self) -> None:
-        """Release the vector store (and, embedded, its lock on the data directory)."""
+        """Cancel background builds and release the Qdrant server client, if any."""
         for task in self._builds.values():
             task.cancel()
         if self.vectors is not None:
@@ -203,54 +196,82 @@ class CourseSearch:
     # --- Building ------------------------------------------------------------------------------
 
     def index_dir(self, pack: ContentPack) -> Path:
-        """Where the lexical index and passages of this course version live."""
-        return self.settings.search_index_dir / collection_name(pack.course.id, pack.version)
+        """Where the lexical index, passages and vectors of this course version live."""
+        return self.settings.search_index_dir / version_key(pack.course.id, pack.version)
 
     def manifest(self, pack: ContentPack) -> IndexManifest | None:
         """The manifest of this course version's last complete build, or None."""
-        path = self._manifest_path(pack)
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["created_at"] = datetime.fromisoformat(data["created_at"])
-        return IndexManifest(**data)
+        return _read_manifest(self._manifest_path(pack))
 
     def is_built(self, pack: ContentPack) -> bool:
         """Whether this course version is fully indexed for the search this process can do."""
         manifest = self.manifest(pack)
-        if manifest is None:
+        if manifest is None or manifest.format != INDEX_FORMAT or not self.index_dir(pack).is_dir():
             return False
         if self.embedder is None:
             return True
         return manifest.mode == "hybrid" and manifest.embedder == self.embedder.name
 
-    def build(self, pack: ContentPack, *, on_progress: ProgressCallback | None = None) -> BuildReport:
-        """Index one course version (blocking): BM25 in full, embeddings only for new or changed chunks."""
-        previous = self.manifest(pack)
-        # Chunks keep their first creation time, so that a rebuild leaves unchanged payloads alone.
-        created_at = previous.created_at if previous else datetime.now(UTC)
-        memo = None
-        if self.embedder is not None:
-            memo_path = self.settings.search_index_dir / f"{pack.course.id}.{self.embedder.name}.vectors.npz"
-            memo = _PassageVectorMemo(self.embedder.inner, memo_path)
-        index = self._open_index(pack, embedder=memo)
-        passages = chunking.passages(pack, created_at=created_at)
-        report = index.build(passages, on_progress=on_progress)
-        if memo is not None and report.mode == "hybrid":
-            memo.save([passage.text for passage in passages])
-            report = dataclasses.replace(report, embedded=memo.computed)
-        manifest = IndexManifest(
-            course_id=pack.course.id,
-            version=pack.version,
-            created_at=created_at,
-            passages=report.passages,
-            mode=report.mode,
-            embedder=self.embedder.name if report.mode == "hybrid" and self.embedder else None,
-            degraded_reason=report.degraded_reason,
-        )
-        body = {**dataclasses.asdict(manifest), "created_at": created_at.isoformat()}
-        self._manifest_path(pack).write_text(json.dumps(body, indent=2), encoding="utf-8")
-        return report
+    def build(
+        self,
+        pack: ContentPack,
+        *,
+        on_progress: ProgressCallback | None = None,
+        index: HybridIndex | None = None,
+    ) -> BuildReport:
+        """Index one course version (blocking): BM25 in full, embeddings only for texts never embedded.
+
+        A version already built is left as it is. `index`, when given, is the (empty) index of this
+        version that searches are using: it answers lexically as soon as BM25 is saved.
+        """
+
+        def answer_meanwhile() -> None:
+            # Another process is building this version: search it lexically from memory until it is done.
+            if index is not None and not len(index):
+                index.build_lexical(chunking.passages(pack, created_at=datetime.now(UTC)), save=False)
+
+        with self._build_lock(pack, while_waiting=answer_meanwhile):
+            manifest = self.manifest(pack)
+            if manifest is not None and self.is_built(pack):
+                deleted = self.collect_garbage(pack)
+                return BuildReport(
+                    passages=manifest.passages, embedded=0, deleted=deleted, mode=manifest.mode
+                )
+            # Chunks keep their first creation time, so that a rebuild leaves unchanged payloads alone.
+            created_at = manifest.created_at if manifest else datetime.now(UTC)
+            if index is None:
+                index = self._open_index(pack)
+            index.build_lexical(chunking.passages(pack, created_at=created_at))
+            if self.embedder is None:
+                report = index.build_vectors(None)
+            else:
+                try:
+                    with self._store() as store:
+                        report = index.build_vectors(store, on_progress=on_progress)
+                        self._write_manifest(pack, created_at, report)
+                        if report.mode == "hybrid":
+                            deleted = self._collect(pack, store, retention_seconds=self.retention_seconds)
+                            report = dataclasses.replace(report, deleted=deleted)
+                        return report
+                except VectorStoreUnavailable as error:
+                    logger.warning("Search index of %s built without embeddings: %s", pack.course.id, error)
+                    report = BuildReport(
+                        passages=len(index), embedded=0, deleted=0, mode="lexical", degraded_reason=str(error)
+                    )
+            self._write_manifest(pack, created_at, report)
+            return report
+
+    def collect_garbage(self, pack: ContentPack, *, retention_seconds: float | None = None) -> int:
+        """Delete this course's versions superseded for longer than the retention, and unused vectors.
+
+        Returns how many vectors were deleted. The vector store is opened only when a version goes.
+        """
+        retention = self.retention_seconds if retention_seconds is None else retention_seconds
+        if not self._expired(pack, retention) or self.embedder is None:
+            self._collect_files(pack, retention)
+            return 0
+        with self._store() as store:
+            return self._collect(pack, store, retention_seconds=retention)
 
     async def start(self, packs: Sequence[ContentPack]) -> None:
         """Load the indexes of these packs; those not built yet are built in the background."""
@@ -260,20 +281,20 @@ class CourseSearch:
     async def current(self, pack: ContentPack) -> CourseIndex:
         """The index to search for this pack's course; a new content version is indexed in the background.
 
-        Until the new version is ready the previous one keeps answering.
+        Until the new version is ready the previous one keeps answering; a course with no previous
+        version answers from the new one's BM25 as soon as it is saved.
         """
         entry = self._entries.get(pack.course.id)
         if entry is not None and entry.pack.version == pack.version:
             return entry
         if self.is_built(pack):
-            loaded = await asyncio.to_thread(self._load_entry, pack, True)
-            self._swap(loaded)
+            loaded = await asyncio.to_thread(self._load_entry, pack)
+            self._entries[pack.course.id] = loaded
             return loaded
         key = (pack.course.id, pack.version)
         if key not in self._builds:
-            fresh = await asyncio.to_thread(self._load_entry, pack, False)
+            fresh = CourseIndex(pack=pack, index=self._open_index(pack), ready=False)
             if entry is None:
-                # Nothing to answer with meanwhile: the index being built answers as soon as BM25 is saved.
                 self._entries[pack.course.id] = entry = fresh
             self._builds[key] = asyncio.create_task(self._build_in_background(fresh))
         assert entry is not None
@@ -288,54 +309,131 @@ class CourseSearch:
         key = (pack.course.id, pack.version)
         try:
             logger.info("building the search index of %s version %s", pack.course.id, pack.version[:12])
-            await asyncio.to_thread(self.build, pack)
-            built = await asyncio.to_thread(self._load_entry, pack, True)
-            self._swap(built)
+            await asyncio.to_thread(self.build, pack, index=entry.index)
+            # Another process may have built it while this one waited: its files are the index then.
+            built = await asyncio.to_thread(self._load_entry, pack)
+            self._entries[pack.course.id] = built
         except Exception:  # a failed build must not take search down; the next request retries
             logger.exception("search index build failed for %s", pack.course.id)
         finally:
             self._builds.pop(key, None)
 
-    def _swap(self, entry: CourseIndex) -> None:
-        previous = self._entries.get(entry.pack.course.id)
-        self._entries[entry.pack.course.id] = entry
-        if (
-            previous is not None
-            and previous.pack.version != entry.pack.version
-            and not self.settings.qdrant_url
-        ):
-            # Embedded storage belongs to this process alone, so the superseded version can go.
-            self._drop(previous.pack)
-
-    def _drop(self, pack: ContentPack) -> None:
+    @contextlib.contextmanager
+    def _store(self) -> Iterator[VectorStore]:
+        """The process's Qdrant server client, or the embedded store opened for as long as it is needed."""
+        if self.vectors is not None:
+            yield self.vectors
+            return
+        store = VectorStore.open(self.settings, wait_seconds=STORE_WAIT_SECONDS)
         try:
-            if self.vectors is not None:
-                self.vectors.drop_collection(collection_name(pack.course.id, pack.version))
-        except VectorStoreUnavailable as error:
-            logger.warning("could not drop an old search collection: %s", error.message)
-        shutil.rmtree(self.index_dir(pack), ignore_errors=True)
-        self._manifest_path(pack).unlink(missing_ok=True)
+            yield store
+        finally:
+            store.close()
 
-    def _open_index(self, pack: ContentPack, *, embedder: Embedder | None = None) -> HybridIndex:
+    @contextlib.contextmanager
+    def _build_lock(self, pack: ContentPack, *, while_waiting: Callable[[], None]) -> Iterator[None]:
+        """Held while this course version is built, so that two processes never build it at once.
+
+        When another process holds it, `while_waiting()` runs before waiting for it.
+        """
+        directory = self.settings.search_index_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / (version_key(pack.course.id, pack.version) + ".lock")).open("a") as file:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                while_waiting()
+                fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
+
+    def _versions(self, pack: ContentPack) -> list[tuple[Path, IndexManifest]]:
+        """This course's built versions (manifest path and manifest), oldest build first."""
+        found = []
+        for path in self.settings.search_index_dir.glob(f"*{MANIFEST_SUFFIX}"):
+            manifest = _read_manifest(path)
+            if manifest is not None and manifest.course_id == pack.course.id:
+                found.append((path, manifest))
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(found, key=lambda item: item[1].built_at or oldest)
+
+    def _expired(self, pack: ContentPack, retention_seconds: float) -> list[Path]:
+        """Manifests of versions of this course superseded for longer than the retention."""
+        now = datetime.now(UTC)
+        versions = self._versions(pack)
+        expired = []
+        for (path, manifest), (_, newer) in itertools.pairwise(versions):
+            # A version is superseded from the moment a newer one was built.
+            superseded_at = newer.built_at or now
+            if (
+                manifest.version != pack.version
+                and (now - superseded_at).total_seconds() >= retention_seconds
+            ):
+                expired.append(path)
+        return expired
+
+    def _collect_files(self, pack: ContentPack, retention_seconds: float) -> None:
+        for path in self._expired(pack, retention_seconds):
+            shutil.rmtree(path.with_name(path.name.removesuffix(MANIFEST_SUFFIX)), ignore_errors=True)
+            path.with_name(path.name.removesuffix(MANIFEST_SUFFIX) + ".lock").unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+
+    def _collect(self, pack: ContentPack, store: VectorStore, *, retention_seconds: float) -> int:
+        """Delete expired versions' folders, then every vector no remaining version uses."""
+        assert self.embedder is not None
+        self._collect_files(pack, retention_seconds)
+        current = collection_name(pack.course.id, self.embedder.name)
+        kept: set[str] = set()
+        for path, _ in self._versions(pack):
+            kept |= stored_hashes(path.with_name(path.name.removesuffix(MANIFEST_SUFFIX)))
+        for collection in store.collections():
+            # Another model's vectors of this course, or the per-version collections of the old layout.
+            if collection.startswith(collection_name(pack.course.id, "")) and collection != current:
+                store.drop_collection(collection)
+        return store.retain(current, kept)
+
+    def _write_manifest(self, pack: ContentPack, created_at: datetime, report: BuildReport) -> None:
+        manifest = IndexManifest(
+            course_id=pack.course.id,
+            version=pack.version,
+            created_at=created_at,
+            passages=report.passages,
+            mode=report.mode,
+            embedder=self.embedder.name if report.mode == "hybrid" and self.embedder else None,
+            degraded_reason=report.degraded_reason,
+            built_at=datetime.now(UTC),
+            format=INDEX_FORMAT,
+        )
+        body = dataclasses.asdict(manifest)
+        body["created_at"] = created_at.isoformat()
+        body["built_at"] = manifest.built_at.isoformat() if manifest.built_at else None
+        path = self._manifest_path(pack)
+        staging = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        staging.write_text(json.dumps(body, indent=2), encoding="utf-8")
+        os.replace(staging, path)
+
+    def _open_index(self, pack: ContentPack) -> HybridIndex:
+        embedder = self.embedder
         return HybridIndex(
-            collection=collection_name(pack.course.id, pack.version),
+            collection=collection_name(pack.course.id, embedder.name if embedder else "none"),
             index_dir=self.index_dir(pack),
-            vectors=self.vectors,
-            embedder=embedder or self.embedder,
+            # Passages are embedded in batches, past the query cache.
+            embedder=embedder.inner if embedder is not None else None,
             fusion=self.fusion,
         )
 
-    def _load_entry(self, pack: ContentPack, ready: bool) -> CourseIndex:
+    def _load_entry(self, pack: ContentPack) -> CourseIndex:
         index = self._open_index(pack)
-        entry = CourseIndex(pack=pack, index=index, ready=ready)
-        if ready:
-            entry.document_frequency = _document_frequency(pack)
-        return entry
+        # Queries go through the cache of recent query vectors.
+        index.embedder = self.embedder
+        return CourseIndex(
+            pack=pack, index=index, ready=True, document_frequency=index.lexical.document_frequency()
+        )
 
     def _manifest_path(self, pack: ContentPack) -> Path:
-        return self.settings.search_index_dir / (
-            collection_name(pack.course.id, pack.version) + MANIFEST_SUFFIX
-        )
+        return self.settings.search_index_dir / (version_key(pack.course.id, pack.version) + MANIFEST_SUFFIX)
 
     # --- Searching -----------------------------------------------------------------------------
 
@@ -358,9 +456,12 @@ class CourseSearch:
         return Retrieval(entry=entry, hits=result.hits, mode=result.mode, degraded_reason=reason)
 
 
-def _document_frequency(pack: ContentPack) -> dict[str, int]:
-    """In how many passages of the course each stemmed term occurs."""
-    counts: Counter[str] = Counter()
-    for passage in chunking.passages(pack, created_at=datetime.now(UTC)):
-        counts.update(set(tokenize([passage.text])[0]))
-    return dict(counts)
+def _read_manifest(path: Path) -> IndexManifest | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for name in ("created_at", "built_at"):
+        if data.get(name):
+            data[name] = datetime.fromisoformat(data[name])
+    known = {field.name for field in dataclasses.fields(IndexManifest)}
+    return IndexManifest(**{name: value for name, value in data.items() if name in known})

@@ -67,6 +67,18 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def document_frequency(self) -> dict[str, int]:
+        """In how many passages each indexed (stemmed) term occurs."""
+        if self._retriever is None:
+            return {}
+        # bm25s keeps one sparse column of scores per term: its length is the term's document count.
+        counts = np.diff(self._retriever.scores["indptr"])
+        return {
+            token: int(counts[token_id])
+            for token, token_id in self._retriever.vocab_dict.items()
+            if token and token_id < len(counts)
+        }
+
     def mask(self, allowed: Collection[str]) -> np.ndarray:
         """A boolean mask over the indexed passages, true for the ids in `allowed`."""
         mask = np.zeros(len(self.ids), dtype=bool)
