@@ -12,8 +12,9 @@ Printed per kind of request: throughput, p50/p99, errors (a 5xx, a connection er
 other than the route's success status). Which worker answered is read from the server side of each
 connection (`ss`), so the search mode (hybrid or lexical) is reported per worker, counted on searches
 that missed the cache (a cached answer says the mode of whichever worker computed it). Target: zero
-errors, hybrid in every worker. Exit status 1 on any error (and with `--require-hybrid`, on any
-lexical answer).
+errors, hybrid in every worker. Error lines in the server log (a failed job, a
+traceback) are errors too. Exit status 1 on any error (and with `--require-hybrid`, on any lexical
+answer).
 
     .venv/bin/python bench/mixed_load.py [--seconds 60] [--workers 2] [--learners 12] [--tabs 2]
         [--anonymous 4] [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
@@ -30,6 +31,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +39,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -411,39 +415,56 @@ def main() -> None:
     command = [str(Path(sys.executable).parent / "companion"), "serve", "--port", str(port)]
     command += ["--workers", str(options.workers)]
     print(f"starting {' '.join(command[1:])} on data dir {data_dir}...", flush=True)
+    try:
+        with _serving(command, env, log) as server:
+            started = time.monotonic()
+            _wait_ready(base_url, server, log)
+            print(f"ready after {time.monotonic() - started:.1f} s", flush=True)
+            _wait_search_ready(base_url)
+            print(
+                f"driving {options.learners} learners x {options.tabs} tabs"
+                f" + {options.anonymous} anonymous readers for {options.seconds:.0f} s...",
+                flush=True,
+            )
+            run = asyncio.run(_drive(base_url, port, options))
+        figures = _report(run, options.measured_seconds, options.workers)
+        # A failed job or content refresh is an error too, even when every response was right.
+        problems = _log_problems(log.read_text(errors="replace"))
+        print(f"server log: {len(problems)} error line(s)")
+        for line in problems[:20]:
+            print("  " + line[:300])
+    finally:
+        if options.data_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    figures["server_log_errors"] = len(problems)
+    print(json.dumps({"bench": "mixed_load", "workers": options.workers, **figures}))
+    failed = (
+        figures["errors"] or problems or (options.require_hybrid and not figures["hybrid_in_every_worker"])
+    )
+    sys.exit(1 if failed else 0)
+
+
+@contextmanager
+def _serving(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The server process, in a session of its own, stopped (SIGTERM, then SIGKILL) when the block ends."""
     with log.open("wb") as output:
         server = subprocess.Popen(
             command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
         )
-    exit_code = 0
     try:
-        started = time.monotonic()
-        _wait_ready(base_url, server, log)
-        print(f"ready after {time.monotonic() - started:.1f} s", flush=True)
-        _wait_search_ready(base_url)
-        print(
-            f"driving {options.learners} learners x {options.tabs} tabs"
-            f" + {options.anonymous} anonymous readers for {options.seconds:.0f} s...",
-            flush=True,
-        )
-        run = asyncio.run(_drive(base_url, port, options))
-        figures = _report(run, options.measured_seconds, options.workers)
-        if figures["errors"] or (options.require_hybrid and not figures["hybrid_in_every_worker"]):
-            exit_code = 1
-        print(json.dumps({"bench": "mixed_load", "workers": options.workers, **figures}))
+        yield server
     finally:
-        os.killpg(server.pid, 15)
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-        tail = log.read_text(errors="replace")
-        if exit_code and tail.strip():
-            print("\nserver log (last 3000 characters):\n" + tail[-3000:])
-        if options.data_dir is None:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    sys.exit(exit_code)
+
+
+def _log_problems(log: str) -> list[str]:
+    """The server log's error lines: ERROR or CRITICAL records and tracebacks."""
+    return [line for line in log.splitlines() if re.search(r"\b(ERROR|CRITICAL)\b|^Traceback", line)]
 
 
 def _wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 600.0) -> None:

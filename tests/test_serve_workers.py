@@ -66,7 +66,7 @@ def _ask_readyz(port: int, candidates: set[int]) -> tuple[int | None, bytes]:
     return worker, response.split(b"\r\n", 1)[0]
 
 
-def test_two_workers_start_and_both_answer(client: object, settings: Settings, tmp_path: Path) -> None:
+def test_two_workers_start_and_both_answer(settings: Settings, tmp_path: Path) -> None:
     port = _free_port()
     env = {
         **os.environ,
