@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -98,6 +99,7 @@ class Run:
 
     samples: list[Sample] = field(default_factory=list)
     port_to_pid: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def _free_port() -> int:
@@ -122,9 +124,16 @@ async def _reset_stores(database_url: str, redis_url: str) -> None:
     await redis.aclose()
 
 
+@functools.cache
+def _shipped(kind: str, name: str) -> dict[str, Any]:
+    """A chapter or quiz file of the shipped course, with its answer key (read once)."""
+    document: dict[str, Any] = json.loads((COURSE_DIR / kind / f"{name}.json").read_text())
+    return document
+
+
 def _quiz_answers(quiz_id: str, rng: random.Random) -> dict[str, Any]:
     """An answer sheet for a shipped quiz: each auto-graded answer right three times out of four."""
-    quiz = json.loads((COURSE_DIR / "quizzes" / f"{quiz_id}.json").read_text())
+    quiz = _shipped("quizzes", quiz_id)
     answers: dict[str, Any] = {}
     for question in quiz["questions"]:
         right = rng.random() < 0.75
@@ -143,16 +152,6 @@ def _quiz_answers(quiz_id: str, rng: random.Random) -> dict[str, Any]:
     return answers
 
 
-def _sections() -> dict[str, list[str]]:
-    return {
-        chapter: [
-            section["section_id"]
-            for section in json.loads((COURSE_DIR / "chapters" / f"{chapter}.json").read_text())["sections"]
-        ]
-        for chapter in FREE_CHAPTERS
-    }
-
-
 class Learner:
     """One virtual learner's tab: a keep-alive client issuing requests back to back."""
 
@@ -160,7 +159,6 @@ class Learner:
         self.http, self.run, self.rng = http, run, rng
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.conversation_id: str | None = None
-        self.sections = _sections()
 
     async def start_session(self) -> None:
         """Open a learning session so tracked requests are counted in it (more concurrent writes)."""
@@ -192,7 +190,10 @@ class Learner:
                 None,
             )
         elif kind == "progress":
-            body = {"section_id": self.rng.choice(self.sections[chapter]), "time_spent_seconds": 30}
+            body = {
+                "section_id": self.rng.choice(_shipped("chapters", chapter)["sections"])["section_id"],
+                "time_spent_seconds": 30,
+            }
             method, url = "PUT", f"/api/v1/progress/{COURSE}/{chapter}"
         elif kind == "quiz":
             quiz_id = chapter.split("-")[0] + "-quiz"
@@ -285,13 +286,12 @@ async def _drive(base_url: str, port: int, options: argparse.Namespace) -> Run:
         deadline = time.monotonic() + options.seconds
         started = time.monotonic()
         await asyncio.gather(*(learner.loop(deadline) for learner in learners))
-        run_seconds = time.monotonic() - started
+        run.seconds = time.monotonic() - started
     finally:
         stop.set()
         await mapper
         for http in clients:
             await http.aclose()
-    options.measured_seconds = run_seconds
     return run
 
 
@@ -300,8 +300,9 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000 if ordered else 0.0
 
 
-def _report(run: Run, seconds: float, workers: int) -> dict[str, Any]:
+def _report(run: Run, workers: int) -> dict[str, Any]:
     """Print the tables; return the figures for the JSON line."""
+    seconds = run.seconds
     by_kind: dict[str, list[Sample]] = defaultdict(list)
     for sample in run.samples:
         label = sample.kind + (
@@ -427,7 +428,7 @@ def main() -> None:
                 flush=True,
             )
             run = asyncio.run(_drive(base_url, port, options))
-        figures = _report(run, options.measured_seconds, options.workers)
+        figures = _report(run, options.workers)
         # A failed job or content refresh is an error too, even when every response was right.
         problems = _log_problems(log.read_text(errors="replace"))
         print(f"server log: {len(problems)} error line(s)")
