@@ -236,16 +236,17 @@ class Learner:
         self.run.samples.append(sample)
 
 
+def _connection_owners(port: int) -> dict[int, int]:
+    """For each open connection to the server's port: the client's port and the server process's pid."""
+    pattern = rf"127\.0\.0\.1:{port}\s+127\.0\.0\.1:(\d+)\s+users:\(\(\"[^\"]*\",pid=(\d+)"
+    output = subprocess.run(["ss", "-Htnp", "state", "established"], capture_output=True, text=True).stdout
+    return {int(client_port): int(pid) for client_port, pid in re.findall(pattern, output)}
+
+
 async def _map_connections(port: int, run: Run, stop: asyncio.Event) -> None:
     """Record which server process holds each client connection, every second until stopped."""
-    pattern = re.compile(rf"127\.0\.0\.1:{port}\s+127\.0\.0\.1:(\d+)\s+users:\(\(\"[^\"]*\",pid=(\d+)")
     while True:
-        process = await asyncio.create_subprocess_exec(
-            "ss", "-Htnp", "state", "established", stdout=asyncio.subprocess.PIPE
-        )
-        output, _ = await process.communicate()
-        for client_port, pid in pattern.findall(output.decode()):
-            run.port_to_pid[int(client_port)] = int(pid)
+        run.port_to_pid.update(await asyncio.to_thread(_connection_owners, port))
         if stop.is_set():
             return
         with contextlib.suppress(TimeoutError):
@@ -419,7 +420,7 @@ def main() -> None:
     try:
         with _serving(command, env, log) as server:
             started = time.monotonic()
-            _wait_ready(base_url, server, log)
+            _wait_ready(base_url, port, options.workers, server, log)
             print(f"ready after {time.monotonic() - started:.1f} s", flush=True)
             _wait_search_ready(base_url)
             print(
@@ -468,18 +469,27 @@ def _log_problems(log: str) -> list[str]:
     return [line for line in log.splitlines() if re.search(r"\b(ERROR|CRITICAL)\b|^Traceback", line)]
 
 
-def _wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 600.0) -> None:
+def _wait_ready(
+    base_url: str, port: int, workers: int, server: subprocess.Popen[bytes], log: Path, timeout: float = 900.0
+) -> None:
+    """Wait until every worker has answered /readyz (a worker still starting accepts no connection)."""
+    answered: set[int] = set()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while len(answered) < workers:
         if server.poll() is not None:
             raise SystemExit("the server exited:\n" + log.read_text(errors="replace")[-3000:])
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(answered)} of {workers} workers became ready")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
+            with httpx.Client(base_url=base_url, timeout=5) as http:  # a new connection each time
+                response = http.get("/readyz")
+                stream = response.extensions["network_stream"]
+                owner = _connection_owners(port).get(stream.get_extra_info("client_addr")[1])
+            if response.status_code == 200 and owner is not None:
+                answered.add(owner)
         except httpx.TransportError:
             pass
-        time.sleep(0.3)
-    raise SystemExit("the server did not become ready")
+        time.sleep(0.2)
 
 
 def _wait_search_ready(base_url: str, timeout: float = 120.0) -> None:
