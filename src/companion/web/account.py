@@ -1,4 +1,4 @@
-"""Account pages: sign up (with the background questions), log in and out, the account page, plans."""
+"""Account pages: sign up (with the background questions), log in and out, the account page."""
 
 from __future__ import annotations
 
@@ -13,14 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from companion.access import service as access_service
-from companion.access.tiers import TIERS, tier_includes
 from companion.accounts import export as accounts_export
 from companion.accounts import service as accounts_service
 from companion.accounts.models import User
 from companion.accounts.policies import PublicDep
 from companion.accounts.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from companion.accounts.scopes import ALL_SCOPES
-from companion.content.dependencies import CatalogDep
 from companion.dependencies import CacheDep, ClientAddressDep, LimiterDep, SessionDep, SettingsDep
 from companion.errors import CompanionError
 from companion.web.dependencies import (
@@ -183,8 +181,16 @@ async def _account_page(
 
 
 @router.get("/account")
-async def account_page(request: Request, learner: AccountOwner, session: SessionDep) -> Response:
+async def account_page(
+    request: Request,
+    learner: AccountOwner,
+    session: SessionDep,
+    checkout: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
     """Profile, time zone, background, assistant API keys, data export and account deletion."""
+    if checkout == "success":  # back from Stripe Checkout; the plan changes when Stripe confirms it
+        notice = "Thank you: your payment went through. Your new plan starts as soon as Stripe confirms it."
+        return await _account_page(request, learner, session, notice=notice)
     return await _account_page(request, learner, session)
 
 
@@ -314,32 +320,3 @@ async def delete_account(
     await accounts_service.delete_account(session, user=user, cache=cache)
     end_session(request)
     return _redirect("/?deleted=1")
-
-
-@router.get("/upgrade")
-async def upgrade_page(request: Request, visitor: Visitor, catalog: CatalogDep) -> Response:
-    """The plans and what each opens: chapters per course and the features of each tier."""
-    user = visitor.user if visitor else None
-    current = access_service.tier_of(user)
-    plans = []
-    for tier in TIERS:
-        chapters = [
-            (
-                pack.course.title,
-                sum(1 for c in pack.chapters if tier_includes(tier, c.access_tier)),
-                len(pack.chapters),
-            )
-            for pack in catalog.packs()
-        ]
-        features = [
-            name for name, needed in access_service.FEATURE_TIERS.items() if tier_includes(tier, needed)
-        ]
-        plans.append(
-            {
-                "tier": tier,
-                "name": access_service.TIER_NAMES[tier],
-                "chapters": chapters,
-                "features": features,
-            }
-        )
-    return render(request, "upgrade.html", {"plans": plans, "current": current}, identity=visitor)
