@@ -24,6 +24,9 @@ users_app = typer.Typer(help="Manage accounts: administrators and subscription t
 app.add_typer(users_app, name="users")
 app.add_typer(content_cli.app, name="content", help="Validate and publish course content packs.")
 app.add_typer(search_cli.app, name="index", help="Build the search indexes of the published courses.")
+# How long a worker may take to answer the supervisor, from its start on (see `serve`).
+WORKER_HEALTHCHECK_SECONDS = 60
+
 jobs_app = typer.Typer(help="Retention jobs (also run on schedule inside `serve`).", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 
@@ -43,7 +46,9 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL deployments).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes, each with its own runtime; more than one is meant for PostgreSQL.")
+    ] = 1,
     prepare: Annotated[
         bool, typer.Option(help="Migrate and load the shipped courses before serving.")
     ] = True,
@@ -75,7 +80,15 @@ def serve(
         "http": JsonErrorHttpToolsProtocol,
     }
     if workers > 1:  # uvicorn's supervisor logs when each worker accepts connections
-        uvicorn.run("companion.app:create_app", workers=workers, **options)
+        uvicorn.run(
+            "companion.app:create_app",
+            workers=workers,
+            # A spawned worker re-imports this command line before it can answer the supervisor's
+            # first health check: seconds on a quiet machine, over 15 s on a busy one. Uvicorn's 5 s
+            # default killed and respawned every worker forever there, so the server never answered.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **options,
+        )
         return
     _AnnouncingServer(uvicorn.Config("companion.app:create_app", **options)).run()
 
