@@ -23,6 +23,7 @@ from companion.accounts.identity_cache import IDENTITY_CACHE
 from companion.app import create_app
 from companion.bootstrap import prepare_data
 from companion.config import Settings
+from companion.content import public_cache
 from companion.db import Base, create_engine, create_sessionmaker
 
 BACKEND = os.environ.get("COMPANION_TEST_DATABASE", "sqlite")
@@ -125,6 +126,7 @@ async def _clean(app: FastAPI) -> None:
         await cache.close()
     await app.state.limiter.reset()
     IDENTITY_CACHE.clear()
+    public_cache.clear()
 
 
 @pytest.fixture

@@ -78,12 +78,21 @@ def _admitted(entry: _Entry, token: str) -> bool:
     return True
 
 
+# One per process, like a CDN's store; an entry is only served for the catalogue that produced it.
+_ENTRIES: LRUCache[str, _Entry] = LRUCache(maxsize=MAX_ENTRIES)
+
+
+def clear() -> None:
+    """Forget every stored answer (tests that change what a route answers without a new catalogue)."""
+    _ENTRIES.clear()
+
+
 class PublicResponseCache:
     """Answers anonymous GETs of public content from memory; learns them from the app's own answers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._entries: LRUCache[str, _Entry] = LRUCache(maxsize=MAX_ENTRIES)
+        self._entries = _ENTRIES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _servable(scope):
