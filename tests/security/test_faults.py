@@ -15,6 +15,7 @@ from companion.cache import RedisCache
 from companion.content.service import ContentCatalog
 from companion.content.store import LocalContentStore
 from companion.ratelimit import RateLimiter
+from companion.search.engine import HybridIndex, vectors_file
 from tests.conftest import SignUp
 
 COURSE = "genai-fundamentals"
@@ -69,17 +70,27 @@ async def test_search_without_its_vector_index_falls_back_to_lexical_and_says_so
 ) -> None:
     pack = app.state.catalog.pack(COURSE)
     entry = await app.state.search.current(pack)
-    if entry.index.vectors is None:
-        pytest.skip("the vector store is not available in this environment")
-    # The collection this index reads is gone (deleted, or a store reset) while BM25 is still on disk.
-    monkeypatch.setattr(entry.index, "collection", entry.index.collection + "-deleted")
+    embedder = entry.index.embedder
+    if embedder is None:
+        pytest.skip("the embedding model is not available in this environment")
+    # The vectors of this version are gone (deleted, or a disk reset) while BM25 is still on disk.
+    vectors = entry.index.index_dir / vectors_file(embedder.name)
+    saved = vectors.read_bytes()
+    vectors.unlink()
+    try:
+        reloaded = HybridIndex(
+            collection=entry.index.collection, index_dir=entry.index.index_dir, embedder=embedder
+        )
+    finally:
+        vectors.write_bytes(saved)  # the app is shared by the session's other tests
+    monkeypatch.setattr(entry, "index", reloaded)
 
     response = await client.get("/api/v1/search", params={"q": "How does top-p sampling work?"})
 
     assert response.status_code == 200
     body = response.json()
     assert body["mode"] == "lexical"
-    assert "collection" in body["degraded_reason"].lower()
+    assert "not embedded" in body["degraded_reason"].lower()
     assert body["results"] and body["results"][0]["chapter_id"] == "02-llms"
 
 
