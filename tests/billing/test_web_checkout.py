@@ -41,7 +41,9 @@ async def test_learner_buys_a_higher_plan_through_stripe_checkout(
 
     # A team plan needs its seats; a missing CSRF token is refused before Stripe is asked.
     asked = len(fake_stripe.requests)
-    no_seats = await client.post("/upgrade/checkout", data={"csrf_token": token, "tier": "team"}, headers=HTML)
+    no_seats = await client.post(
+        "/upgrade/checkout", data={"csrf_token": token, "tier": "team"}, headers=HTML
+    )
     assert no_seats.status_code == 422 and "seats" in no_seats.text
     forged = await client.post("/upgrade/checkout", data={"tier": "pro"}, headers=HTML)
     assert forged.status_code == 403
