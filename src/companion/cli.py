@@ -47,7 +47,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[
-        int, typer.Option(help="Worker processes, each with its own runtime; more than one is meant for PostgreSQL.")
+        int,
+        typer.Option(
+            help="Worker processes, each with its own runtime; more than one is meant for PostgreSQL."
+        ),
     ] = 1,
     prepare: Annotated[
         bool, typer.Option(help="Migrate and load the shipped courses before serving.")
