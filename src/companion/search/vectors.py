@@ -18,13 +18,15 @@ import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qdrant_client import QdrantClient, models
 
 from companion.config import Settings
 from companion.errors import ServiceUnavailable
+
+if TYPE_CHECKING:  # the client (with gRPC and protobuf) is imported only by a process that writes vectors
+    from qdrant_client import QdrantClient
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class VectorStore:
         The embedded store is locked by whichever process has it open: this waits up to `wait_seconds`
         for the lock before giving up.
         """
+        from qdrant_client import QdrantClient
+
         if settings.qdrant_url:
             with _qdrant_errors("open the vector store"):
                 client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
@@ -103,6 +107,8 @@ class VectorStore:
 
         Returns True when the collection was (re)created.
         """
+        from qdrant_client import models
+
         with self._lock, _qdrant_errors(f"prepare collection {collection}"):
             if self._client.collection_exists(collection):
                 info = self._client.get_collection(collection)
@@ -145,6 +151,8 @@ class VectorStore:
 
     def upsert(self, collection: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         """Store the vectors of these text hashes (rows of `vectors`, in order)."""
+        from qdrant_client import models
+
         rows = vectors.astype(np.float32).tolist()
         for start in range(0, len(hashes), UPSERT_BATCH):
             structs = [
@@ -183,6 +191,8 @@ class VectorStore:
 
     def retain(self, collection: str, hashes: Collection[str]) -> int:
         """Delete every point whose text hash is not in `hashes`; how many were deleted."""
+        from qdrant_client import models
+
         keep = {point_id(text_hash) for text_hash in hashes}
         stale: list[models.ExtendedPointId] = []
         offset: models.ExtendedPointId | None = None
