@@ -69,9 +69,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             await catalog.refresh()
         except Exception:  # start anyway: content answers 503 until the store answers (refreshed later)
             logger.exception("content store unavailable at start; retrying every refresh interval")
-        # One vector store client and one model per process (embedded Qdrant allows one client per
-        # directory: a second process searches with BM25 alone and says so). Indexes missing here are
-        # built in the background, searching lexically meanwhile, so a first start serves at once.
+        # One model per process; searches read each version's index folder into memory, so any number
+        # of processes search in hybrid mode (the embedded Qdrant store is opened only by a build while
+        # it writes). Indexes missing here are built in the background, searching lexically meanwhile,
+        # so a first start serves at once.
         course_search = await asyncio.to_thread(CourseSearch.open, settings)
         await course_search.start(catalog.packs())
         await asyncio.to_thread(_release_freed_memory)  # what loading the model freed
