@@ -176,3 +176,17 @@ async def test_tier_downgrade_gates_cached_reads(
     users = User.__table__
     await _elsewhere(app, update(users).where(users.c.id == user.id).values(subscription_tier="free"))
     await _stale_for_at_most_the_ttl(client, clock, learner["headers"], refused=403, path=PREMIUM_CHAPTER)
+
+
+async def test_upgrade_made_elsewhere_opens_gated_content_at_once(
+    app: FastAPI, client: httpx.AsyncClient, sign_up: SignUp, clock: Clock
+) -> None:
+    # A refusal is never served from the cache: an administrator's `users set-tier` in another
+    # process (or a payment seen by another worker) counts on the very next read.
+    learner = await sign_up()
+    assert await _status(client, learner["headers"], PREMIUM_CHAPTER) == 403  # cached as free
+    users = User.__table__
+    user_id = uuid.UUID(learner["user"]["id"])
+    await _elsewhere(app, update(users).where(users.c.id == user_id).values(subscription_tier="premium"))
+    assert await _status(client, learner["headers"], PREMIUM_CHAPTER) == 200
+    assert await _status(client, learner["headers"], f"{COURSE}/quizzes/04-quiz") == 200

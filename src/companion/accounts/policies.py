@@ -39,10 +39,10 @@ FastAPI reads the annotations of the policies' `__call__` at run time, and an in
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -59,6 +59,9 @@ from companion.db import transaction
 from companion.dependencies import SessionDep
 from companion.errors import Forbidden, Unauthorized
 from companion.oauth import service as oauth_service
+
+if TYPE_CHECKING:
+    from companion.access.service import AccessDecision
 
 AuthMethod = Literal["jwt", "session", "api_key", "oauth"]
 # The sign-ins that proved the password: a login access token, and the web app's cookie session.
@@ -146,6 +149,27 @@ async def _identify_for_reading(request: Request, credentials: HTTPAuthorization
         if _checking.get(token) is done:
             del _checking[token]
         done.set_result(None)
+
+
+async def recheck_refusal(
+    request: Request, identity: Identity | None, decide: "Callable[[User | None], AccessDecision]"
+) -> None:
+    """Enforce a tier decision; a refusal of a cached identity is checked again against the database.
+
+    The identity cache may hold a tier for a few seconds: a downgrade is honoured within that bound,
+    and this makes an upgrade (paid, or set by an administrator in another process) count at once.
+    """
+    decision = decide(identity.user if identity else None)
+    if decision.allowed or identity is None:
+        decision.enforce()
+        return
+    credentials = await _bearer(request)
+    if credentials is not None:
+        IDENTITY_CACHE.forget_users([identity.user.id])
+        identity = await _identify_for_reading(request, credentials)
+        _remember(request, identity)
+        decision = decide(identity.user)
+    decision.enforce()
 
 
 def _remember(request: Request, identity: Identity | None) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from companion.access import service as access_service
-from companion.accounts.policies import OptionalReaderDep, PublicDep
+from companion.accounts.policies import OptionalReaderDep, PublicDep, recheck_refusal
 from companion.content import outline
 from companion.content import service as content_service
 from companion.content.dependencies import CatalogDep, PackDep
@@ -91,7 +91,7 @@ async def read_chapter(
 ) -> Response:
     """A chapter verbatim (Markdown plus structured fields); gated chapters need the right tier."""
     chapter = content_service.get_chapter(pack, chapter_id)
-    access_service.check_chapter(identity.user if identity else None, chapter).enforce()
+    await recheck_refusal(request, identity, lambda user: access_service.check_chapter(user, chapter))
 
     async def body() -> dict[str, Any]:
         return content_service.chapter_body(pack, chapter_id)
@@ -116,7 +116,7 @@ async def read_section(
     """One section verbatim with links to the sections before and after it."""
     chapter = content_service.get_chapter(pack, chapter_id)
     section = content_service.get_section(chapter, section_id)
-    access_service.check_chapter(identity.user if identity else None, chapter).enforce()
+    await recheck_refusal(request, identity, lambda user: access_service.check_chapter(user, chapter))
 
     async def body() -> dict[str, Any]:
         return content_service.section_document(pack, chapter, section).model_dump(mode="json")
@@ -195,7 +195,7 @@ async def read_quiz(
     quiz_id: str, request: Request, pack: PackDep, identity: OptionalReaderDep, cache: CacheDep
 ) -> Response:
     """A quiz as a learner sees it: the questions and options, never the answers."""
-    access_service.check_quiz(identity.user if identity else None, pack, quiz_id).enforce()
+    await recheck_refusal(request, identity, lambda user: access_service.check_quiz(user, pack, quiz_id))
     chapter = content_service.get_chapter(pack, content_service.get_quiz(pack, quiz_id).chapter_id)
     return await cached_json(
         request,
