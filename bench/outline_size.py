@@ -1,9 +1,10 @@
 """Bytes and time of the course outline (GET /api/v1/courses/{course}): shipped course and book scale.
 
-The book is generated in a temporary folder as a Docusaurus book of 724 Markdown files (modules with
+The book is bench/book_scale.py's: a Docusaurus book of 724 Markdown files (modules with
 `_category_.json`, lessons with front matter and `##` sections) whose text is SciFact abstracts from
-../shared/data/scifact, then imported with the Docusaurus loader, as a course owner would. Both
-courses are served by the application in this process to a signed-in learner. Printed per course:
+../shared/data/scifact, generated in a temporary folder, then imported with the Docusaurus loader,
+as a course owner would. Both courses are served by the application in this process to a signed-in
+learner. Printed per course:
 the default outline (compact, first page), the detailed one (`detail=sections`, first page), and every
 page of the detailed outline followed by cursor. Target: the default outline at book scale <= 100 KB.
 
@@ -14,16 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
-import itertools
 import json
-import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,80 +29,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from book_scale import DEFAULT_DATA, generate_book  # noqa: E402  (the same book as bench/book_scale.py)
+
 from companion.app import create_app  # noqa: E402
 from companion.config import Settings  # noqa: E402
 from companion.content.service import ContentCatalog  # noqa: E402
 from companion.content.validation import load_pack  # noqa: E402
 from companion.migrations import upgrade_to_head  # noqa: E402
 
-SCIFACT = ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl.gz"
+SCIFACT = DEFAULT_DATA / "corpus.jsonl.gz"
 SHIPPED = ROOT / "courses" / "genai-fundamentals"
-MODULES = 30
-SECTIONS_PER_LESSON = 8
-
-
-def _abstracts() -> Iterator[dict[str, str]]:
-    with gzip.open(SCIFACT, "rt", encoding="utf-8") as lines:
-        documents = [json.loads(line) for line in lines]
-    return itertools.cycle([doc for doc in documents if doc["title"] and doc["text"]])
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
-
-
-def _front_matter(**fields: object) -> str:
-    return "---\n" + "".join(f"{key}: {json.dumps(value)}\n" for key, value in fields.items()) + "---\n\n"
-
-
-def write_book(folder: Path, files: int) -> None:
-    """A Docusaurus docs folder of `files` Markdown files: an introduction, then modules of lessons."""
-    abstracts = _abstracts()
-    (folder / "intro.md").write_text(
-        _front_matter(title="Evidence in Biomedicine", sidebar_position=1)
-        + "# Evidence in Biomedicine\n\n"
-        + next(abstracts)["text"]
-        + "\n"
-    )
-    lessons = files - 1 - MODULES  # each module has an index page besides its lessons
-    for module in range(1, MODULES + 1):
-        first = next(abstracts)
-        module_dir = folder / f"module-{module:02d}-{_slug(first['title'])}"
-        module_dir.mkdir()
-        label = f"Module {module}: {first['title'][:60]}"
-        (module_dir / "_category_.json").write_text(
-            json.dumps(
-                {
-                    "label": label,
-                    "position": module + 1,
-                    "link": {"type": "doc", "id": f"{module_dir.name}/index"},
-                }
-            )
-        )
-        (module_dir / "index.md").write_text(
-            _front_matter(
-                title=label, sidebar_label="Overview", sidebar_position=1, description=first["title"]
-            )
-            + f"# {label}\n\n{first['text']}\n"
-        )
-        count = lessons // MODULES + (1 if module <= lessons % MODULES else 0)
-        for lesson in range(1, count + 1):
-            head = next(abstracts)
-            title = head["title"].rstrip(".")[:90]
-            body = [f"# {title}\n", head["text"]]
-            for _ in range(SECTIONS_PER_LESSON):
-                section = next(abstracts)
-                body.append(f"\n## {section['title'].rstrip('.')[:80]}\n\n{section['text']}")
-            (module_dir / f"lesson-{module}-{lesson}-{_slug(title)}.md").write_text(
-                _front_matter(
-                    title=title,
-                    sidebar_label=f"{module}.{lesson} {title[:50]}",
-                    sidebar_position=lesson + 1,
-                    description=head["text"][:150],
-                )
-                + "\n".join(body)
-                + "\n"
-            )
 
 
 async def _timed_get(
@@ -192,9 +125,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="companion-outline-"))
     try:
-        book = work / "evidence-book"
-        book.mkdir()
-        write_book(book, options.files)
+        book = work / "scifact-book"
+        generate_book(book, files=options.files, data=DEFAULT_DATA)
         started = time.perf_counter()
         book_pack = load_pack(book)
         print(
@@ -215,7 +147,7 @@ def main() -> None:
             f" {row['bytes']:>10} {row['ms']:>8.1f}"
         )
     book_default = next(
-        row for row in rows if row["course"] == "evidence-book" and row["outline"] == "default"
+        row for row in rows if row["course"] == "scifact-book" and row["outline"] == "default"
     )
     print(f"\nbook-scale default outline: {book_default['bytes'] / 1024:.1f} KB  (target <= 100 KB)")
     print(json.dumps({"bench": "outline_size", "rows": rows}))
