@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,16 +28,12 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from harness import free_port, prepare_data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_PATH = "/api/v1/courses/genai-fundamentals/chapters/01-intro-genai"
 ANONYMOUS_TARGET = 0.5  # anonymous read / bare Starlette
 SIGNED_IN_TARGET = 0.8  # signed-in read / anonymous read
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_up(url: str, timeout: float = 120.0) -> None:
@@ -165,19 +160,9 @@ def main() -> None:
     database = "postgresql" if options.database_url else "sqlite"
     backend = f"{database} + {'redis' if options.redis_url else 'in-process cache'}"
     print(f"preparing a fresh data dir ({backend}: migrations, shipped course)...", flush=True)
-    subprocess.run(
-        [
-            python,
-            "-c",
-            "from companion.bootstrap import prepare_data; from companion.config import get_settings; "
-            "prepare_data(get_settings(), echo=lambda _l: None)",
-        ],
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
+    prepare_data_dir(env, python)
 
-    product_port, bare_port = _free_port(), _free_port()
+    product_port, bare_port = free_port(), free_port()
     uvicorn = [python, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
     product = _start([*uvicorn, "--port", str(product_port), "--factory", "companion.app:create_app"], env)
     results: dict[str, dict[str, float]] = {}

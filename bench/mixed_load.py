@@ -33,7 +33,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import free_port, reset_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_DIR = ROOT / "courses" / "genai-fundamentals"
@@ -100,28 +100,6 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     port_to_pid: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _reset_stores(database_url: str, redis_url: str) -> None:
-    """Empty the bench's PostgreSQL schema and Redis database (the server migrates at start)."""
-    from redis.asyncio import Redis
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(database_url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
 
 
 @functools.cache
@@ -397,11 +375,11 @@ def main() -> None:
     if shutil.which("ss") is None:
         raise SystemExit("ss (iproute2) is required to tell the workers apart")
 
-    port = options.port or _free_port()
+    port = options.port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="companion-mixed-"))
     print(f"emptying {options.database_url} and {options.redis_url}...", flush=True)
-    asyncio.run(_reset_stores(options.database_url, options.redis_url))
+    asyncio.run(reset_stores(options.database_url, options.redis_url))
     env = {
         **os.environ,
         "COMPANION_DATA_DIR": str(data_dir),

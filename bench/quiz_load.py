@@ -28,7 +28,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from api_load import _free_port, _ms, _start, _wait_until_up
+from api_load import _ms, _start, _wait_until_up
+from harness import free_port, prepare_data_dir, reset_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMIT_PATH = "/api/v1/courses/genai-fundamentals/quizzes/01-quiz/submit"
@@ -96,43 +97,13 @@ def _wrk(url: str, script: Path, learners: int, seconds: int) -> dict[str, float
     }
 
 
-async def _wipe(postgres_url: str, redis_url: str) -> None:
-    from redis.asyncio import Redis
-    from sqlalchemy import text
-
-    from companion.db import create_engine
-
-    engine = create_engine(postgres_url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
-
-
-def _prepare(env: dict[str, str]) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from companion.bootstrap import prepare_data; from companion.config import get_settings; "
-            "prepare_data(get_settings(), echo=lambda _l: None)",
-        ],
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
-
-
 def _run_backend(name: str, env: dict[str, str], options: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Sign up the learners, then load the bare endpoint and the submit endpoint; their figures."""
     print(f"[{name}] preparing the database (migrations, shipped course, index)...", flush=True)
-    _prepare(env)
+    prepare_data_dir(env)
     uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log", "--log-level"]
     uvicorn.append("warning")
-    product_port, bare_port = _free_port(), _free_port()
+    product_port, bare_port = free_port(), free_port()
     product = _start([*uvicorn, "--port", str(product_port), "--factory", "companion.app:create_app"], env)
     work_dir = Path(tempfile.mkdtemp(prefix="companion-quiz-load-"))
     results: dict[str, dict[str, float]] = {}
@@ -217,7 +188,7 @@ def main() -> None:
         if options.backend in ("sqlite", "both"):
             figures["sqlite"] = _run_backend("sqlite", env, options)
         if options.backend in ("postgresql", "both"):
-            asyncio.run(_wipe(options.postgres_url, options.redis_url))
+            asyncio.run(reset_stores(options.postgres_url, options.redis_url))
             pg_env = {
                 **env,
                 "COMPANION_DATABASE_URL": options.postgres_url,

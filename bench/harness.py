@@ -1,0 +1,48 @@
+"""What the benchmarks share: a free port, emptied PostgreSQL and Redis stores, a prepared data dir."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def reset_stores(database_url: str, redis_url: str) -> None:
+    """Empty the bench's PostgreSQL schema and Redis database (the server migrates at start)."""
+    from redis.asyncio import Redis
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+def prepare_data_dir(env: dict[str, str], python: str = sys.executable) -> None:
+    """Migrate, publish the shipped course and index it, as configured by `env`, in a child process."""
+    subprocess.run(
+        [
+            python,
+            "-c",
+            "from companion.bootstrap import prepare_data; from companion.config import get_settings; "
+            "prepare_data(get_settings(), echo=lambda _l: None)",
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
