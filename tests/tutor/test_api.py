@@ -9,11 +9,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import event, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.db import utcnow
 from companion.search.index import CourseSearch
+from companion.tutor import service as tutor_service
 from companion.tutor.models import ChatConversation
 from companion.tutor.tasks import purge_expired_conversations
 from tests.conftest import SignUp
@@ -88,6 +90,38 @@ async def test_a_covered_question_gets_a_grounded_cited_answer(
     detail = (await client.get(f"{CONVERSATIONS}/{conversation['id']}", headers=learner["headers"])).json()
     assert [message["sequence_number"] for message in detail["messages"]] == [1, 2, 3, 4]
     assert detail["title"] == question
+
+
+async def test_a_first_question_is_answered_before_anything_is_written(
+    client: httpx.AsyncClient, sign_up: SignUp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Composing searches and judges passages: no row (and on SQLite no write lock) may be held meanwhile.
+    learner = await sign_up()
+    events: list[str] = []
+    compose = tutor_service.compose_answer
+
+    async def spied_compose(**arguments: Any) -> Any:
+        events.append("compose")
+        return await compose(**arguments)
+
+    def spy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            events.append("write")
+
+    monkeypatch.setattr(tutor_service, "compose_answer", spied_compose)
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        created = await client.post(
+            CONVERSATIONS,
+            json={"course_id": COURSE, "message": {"content": "What is greedy decoding?"}},
+            headers=learner["headers"],
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["message_count"] == 2
+    assert events[0] == "compose" and "write" in events
 
 
 async def test_answers_use_only_chapters_the_learner_may_read(

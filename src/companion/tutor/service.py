@@ -77,14 +77,26 @@ async def create_conversation(
     conversation = ChatConversation(
         user_id=user.id, course_id=course_id, created_at=now, expires_at=now + RETENTION, message_count=0
     )
+    answer = None
+    if data.message is not None:
+        # The answer is composed before anything is written: no row (on SQLite, no write lock) is held
+        # while the passages are searched and judged.
+        await check_rate(user=user, services=services)
+        answer = await compose_answer(
+            user=user,
+            message=data.message,
+            packs=conversation_packs(conversation, services),
+            services=services,
+        )
     session.add(conversation)
     await session.flush()
-    if data.message is not None:
-        await ask(
+    if data.message is not None and answer is not None:
+        await record_exchange(
             session,
             user=user,
             conversation=conversation,
             message=data.message,
+            answer=answer,
             services=services,
             now=now,
         )
