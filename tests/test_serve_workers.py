@@ -87,6 +87,7 @@ def test_two_workers_start_and_both_answer(settings: Settings, tmp_path: Path) -
         )
     try:
         answered: dict[int, bytes] = {}
+        asked = 0
         # Generous: each worker imports the application and opens its runtime; a busy machine is slow.
         deadline = time.monotonic() + 240
         while len(answered) < 2 and time.monotonic() < deadline:
@@ -97,10 +98,21 @@ def test_two_workers_start_and_both_answer(settings: Settings, tmp_path: Path) -
             except OSError:  # not listening yet
                 time.sleep(0.5)
                 continue
+            asked += 1
             if worker is not None:
                 answered[worker] = status_line
         assert len(answered) == 2, f"answered by {sorted(answered)}:\n{log.read_text()[-3000:]}"
         assert set(answered.values()) == {b"HTTP/1.1 200 OK"}
+        # Whichever worker a scrape reaches, /metrics counts the requests both workers answered.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            connection.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            scraped = b"".join(iter(lambda: connection.recv(65536), b"")).decode()
+        counted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in scraped.splitlines()
+            if line.startswith("companion_http_request_duration_seconds_count") and 'route="/readyz"' in line
+        )
+        assert counted == asked, scraped[-3000:]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

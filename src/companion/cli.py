@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import tempfile
 from typing import Annotated, Any
 
 import typer
@@ -66,6 +68,7 @@ def serve(
     """Serve the API, the MCP server and the web app; on a fresh data dir, set everything up first."""
     from companion.bootstrap import prepare_data
     from companion.http_protocol import JsonErrorHttpToolsProtocol
+    from companion.metrics import MULTIPROCESS_ENV
 
     settings = get_settings()
     if prepare:  # search indexes missing are built by the server, in the background
@@ -83,15 +86,18 @@ def serve(
         "http": JsonErrorHttpToolsProtocol,
     }
     if workers > 1:  # uvicorn's supervisor logs when each worker accepts connections
-        uvicorn.run(
-            "companion.app:create_app",
-            workers=workers,
-            # A spawned worker re-imports this command line before it can answer the supervisor's
-            # first health check: seconds on a quiet machine, over 15 s on a busy one. Uvicorn's 5 s
-            # default killed and respawned every worker forever there, so the server never answered.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-            **options,
-        )
+        # Workers write their metrics to one fresh folder, so that /metrics sums them all.
+        with tempfile.TemporaryDirectory(prefix="companion-metrics-") as metrics_dir:
+            os.environ[MULTIPROCESS_ENV] = metrics_dir
+            uvicorn.run(
+                "companion.app:create_app",
+                workers=workers,
+                # A spawned worker re-imports this command line before it can answer the supervisor's
+                # first health check: seconds on a quiet machine, over 15 s on a busy one. Uvicorn's 5 s
+                # default killed and respawned every worker forever there, so the server never answered.
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+                **options,
+            )
         return
     _AnnouncingServer(uvicorn.Config("companion.app:create_app", **options)).run()
 

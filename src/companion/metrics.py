@@ -1,16 +1,20 @@
 """Prometheus metrics: request latency by route template, errors by code, cache, jobs, search.
 
-One registry per process. With several worker processes, each exposes its own figures; scrape each
-process (or run one worker per container), as docs/production.md explains.
+One registry per process. Under `companion serve --workers N` every worker also writes its figures to
+the folder named by PROMETHEUS_MULTIPROC_DIR (set by `serve` before the workers start), and `/metrics`
+answers with the sum over all workers, whichever worker the scrape reaches.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# prometheus_client reads this variable when it is imported: workers see it because `serve` sets it first.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUEST_LATENCY = Histogram(
@@ -64,7 +68,13 @@ def record_llm_usage(*, feature: str, input_tokens: int, output_tokens: int, cos
 
 
 def render() -> tuple[bytes, str]:
-    """The exposition text and its content type."""
+    """The exposition text and its content type: every worker's figures when several share a folder."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined)
+        return generate_latest(combined), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
