@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,24 @@ async def get_active_user(session: AsyncSession, user_id: uuid.UUID) -> User | N
     """The user with this id if the account is active."""
     user = await session.get(User, user_id)
     return user if user is not None and user.is_active else None
+
+
+async def get_signed_in_user(
+    session: AsyncSession, user_id: uuid.UUID, session_family: uuid.UUID | None
+) -> tuple[User | None, bool]:
+    """The active user with this id, and whether their login (`session_family`) was logged out.
+
+    One query, not two: every signed-in request asks both.
+    """
+    revoked: ColumnElement[bool] = (
+        false()
+        if session_family is None
+        else ~exists().where(RefreshToken.family_id == session_family, RefreshToken.revoked_at.is_(None))
+    )
+    row = (await session.execute(select(User, revoked).where(User.id == user_id))).first()
+    if row is None or not row[0].is_active:
+        return None, False
+    return row[0], bool(row[1])
 
 
 async def register(session: AsyncSession, *, data: UserCreate) -> User:
@@ -238,16 +256,6 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
     if stored is None:
         raise InvalidRefreshToken()
     await _revoke_family(session, stored.family_id)
-
-
-async def is_session_revoked(session: AsyncSession, family_id: uuid.UUID) -> bool:
-    """Whether the login an access token belongs to was logged out."""
-    result = await session.execute(
-        select(RefreshToken.id)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .limit(1)
-    )
-    return result.first() is None
 
 
 async def update_profile(session: AsyncSession, *, user: User, data: UserUpdate) -> User:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,17 +101,18 @@ async def record_activity(session: AsyncSession, *, user: User, at: datetime, ca
     await serialize_writes(session)
     # Most actions come on a day already counted: the streak stays as it is (see streaks.apply_activity)
     # and only the time of the last activity moves, so one UPDATE does it and no cached read goes stale.
+    # A Core update: the ORM's bulk-update path costs more than the statement on this hot path.
+    table = cast(Table, Streak.__table__)
     same_day = await session.execute(
-        update(Streak)
-        .where(Streak.user_id == user.id, Streak.current_streak > 0, Streak.last_activity_date >= day)
+        update(table)
+        .where(table.c.user_id == user.id, table.c.current_streak > 0, table.c.last_activity_date >= day)
         .values(
             last_activity_at=case(
-                (Streak.last_activity_at.is_(None) | (Streak.last_activity_at < at), at),
-                else_=Streak.last_activity_at,
+                (table.c.last_activity_at.is_(None) | (table.c.last_activity_at < at), at),
+                else_=table.c.last_activity_at,
             )
         )
-        .returning(Streak.id),
-        execution_options={"synchronize_session": False},
+        .returning(table.c.id)
     )
     if same_day.first() is not None:
         return
@@ -263,27 +264,29 @@ async def record_quiz_outcome(
     cache: Cache,
 ) -> None:
     """A submitted quiz puts its chapter in progress; passing it completes the chapter."""
-    await _insert_if_missing(
-        session,
-        ChapterProgress,
-        {"user_id": user_id, "course_id": course_id, "chapter_id": chapter_id, "started_at": at},
-    )
-    if passed:
-        # What _complete does, in one statement: 100%, and the first completion time kept.
-        await session.execute(
-            update(ChapterProgress)
-            .where(
-                ChapterProgress.user_id == user_id,
-                ChapterProgress.course_id == course_id,
-                ChapterProgress.chapter_id == chapter_id,
+    await serialize_writes(session)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = cast(Table, ChapterProgress.__table__)
+    key = {"user_id": user_id, "course_id": course_id, "chapter_id": chapter_id}
+    if not passed:
+        statement = insert(table).values(**key, started_at=at).on_conflict_do_nothing()
+    else:
+        # One upsert does what _complete does: 100%, and the first completion time kept. (ON CONFLICT
+        # DO UPDATE skips the columns' onupdate, so updated_at is set here.)
+        statement = (
+            insert(table)
+            .values(**key, started_at=at, completed=True, completion_percentage=100.0, completed_at=at)
+            .on_conflict_do_update(
+                index_elements=[table.c.user_id, table.c.course_id, table.c.chapter_id],
+                set_={
+                    "completed": True,
+                    "completion_percentage": 100.0,
+                    "completed_at": func.coalesce(table.c.completed_at, at),
+                    "updated_at": at,
+                },
             )
-            .values(
-                completion_percentage=100.0,
-                completed=True,
-                completed_at=func.coalesce(ChapterProgress.completed_at, at),
-            ),
-            execution_options={"synchronize_session": "fetch"},
         )
+    await session.execute(statement)
     await cache.delete(cache_keys.progress_key(user_id))
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,20 +45,22 @@ async def _insert_attempt(
     """Insert the learner's next attempt, numbered 1, 2, 3... with no gaps or duplicates under concurrency."""
     await serialize_writes(session)
     course_id = pack.course.id
+    table = cast(Table, QuizAttempt.__table__)
     next_number = (
-        select(func.coalesce(func.max(QuizAttempt.attempt_number), 0) + 1)
+        select(func.coalesce(func.max(table.c.attempt_number), 0) + 1)
         .where(
-            QuizAttempt.user_id == user.id,
-            QuizAttempt.course_id == course_id,
-            QuizAttempt.quiz_id == quiz.quiz_id,
+            table.c.user_id == user.id,
+            table.c.course_id == course_id,
+            table.c.quiz_id == quiz.quiz_id,
         )
         .scalar_subquery()
     )
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # A number taken meanwhile by a concurrent attempt inserts nothing (without aborting the
-    # transaction, so no savepoint is needed) and the next try counts again.
+    # transaction, so no savepoint is needed) and the next try counts again. A Core insert: the
+    # ORM's bulk-insert path costs more than the statement itself on this hot path.
     statement = (
-        insert(QuizAttempt)
+        insert(table)
         .values(
             user_id=user.id,
             course_id=course_id,
@@ -70,12 +72,12 @@ async def _insert_attempt(
             **values,
         )
         .on_conflict_do_nothing()
-        .returning(QuizAttempt)
+        .returning(*table.c)
     )
     for _ in range(ATTEMPT_NUMBER_TRIES):
-        attempt = (await session.scalars(statement)).one_or_none()
-        if attempt is not None:
-            return attempt
+        row = (await session.execute(statement)).first()
+        if row is not None:
+            return QuizAttempt(**row._mapping)  # not added to the session: the row is written
     raise Conflict("Too many simultaneous attempts at this quiz; try again.")
 
 
