@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, case, func, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack
 from companion.db import Base, serialize_writes, utcnow
 from companion.errors import Conflict, NotFound, ValidationFailed
-from companion.progress import streaks
+from companion.progress import statements, streaks
 from companion.progress.models import ChapterProgress, Streak
 from companion.progress.schemas import (
     ChapterProgressItem,
@@ -101,18 +101,8 @@ async def record_activity(session: AsyncSession, *, user: User, at: datetime, ca
     await serialize_writes(session)
     # Most actions come on a day already counted: the streak stays as it is (see streaks.apply_activity)
     # and only the time of the last activity moves, so one UPDATE does it and no cached read goes stale.
-    # A Core update: the ORM's bulk-update path costs more than the statement on this hot path.
-    table = cast(Table, Streak.__table__)
     same_day = await session.execute(
-        update(table)
-        .where(table.c.user_id == user.id, table.c.current_streak > 0, table.c.last_activity_date >= day)
-        .values(
-            last_activity_at=case(
-                (table.c.last_activity_at.is_(None) | (table.c.last_activity_at < at), at),
-                else_=table.c.last_activity_at,
-            )
-        )
-        .returning(table.c.id)
+        statements.SAME_DAY_ACTIVITY, {"streak_user_id": user.id, "streak_day": day, "streak_at": at}
     )
     if same_day.first() is not None:
         return
@@ -265,28 +255,15 @@ async def record_quiz_outcome(
 ) -> None:
     """A submitted quiz puts its chapter in progress; passing it completes the chapter."""
     await serialize_writes(session)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = cast(Table, ChapterProgress.__table__)
-    key = {"user_id": user_id, "course_id": course_id, "chapter_id": chapter_id}
-    if not passed:
-        statement = insert(table).values(**key, started_at=at).on_conflict_do_nothing()
-    else:
-        # One upsert does what _complete does: 100%, and the first completion time kept. (ON CONFLICT
-        # DO UPDATE skips the columns' onupdate, so updated_at is set here.)
-        statement = (
-            insert(table)
-            .values(**key, started_at=at, completed=True, completion_percentage=100.0, completed_at=at)
-            .on_conflict_do_update(
-                index_elements=[table.c.user_id, table.c.course_id, table.c.chapter_id],
-                set_={
-                    "completed": True,
-                    "completion_percentage": 100.0,
-                    "completed_at": func.coalesce(table.c.completed_at, at),
-                    "updated_at": at,
-                },
-            )
-        )
-    await session.execute(statement)
+    await session.execute(
+        statements.quiz_outcome(session.get_bind().dialect.name, passed=bool(passed)),
+        {
+            "progress_user_id": user_id,
+            "progress_course_id": course_id,
+            "progress_chapter_id": chapter_id,
+            "progress_at": at,
+        },
+    )
     await cache.delete(cache_keys.progress_key(user_id))
 
 
