@@ -237,9 +237,8 @@ def main() -> None:
                 4,
             ),
         }
-        print(
-            f"{backend:<18} CPU ratio (bare CPU per request / submission CPU): {summary[backend]['cpu_ratio']}"
-        )
+        cpu_ratio = summary[backend]["cpu_ratio"]
+        print(f"{backend:<18} CPU ratio (bare CPU per request / submission CPU): {cpu_ratio}")
     print("\ntargets: ratio >= 0.03 on postgresql+redis; p99 <= 500 ms on sqlite")
     print(json.dumps(summary))
 
