@@ -6,9 +6,15 @@ compared with a bare Starlette endpoint that parses the same body and answers wi
 measured in the same run. Targets: at least 0.03x the bare throughput on PostgreSQL + Redis, and a
 p99 of at most 500 ms on SQLite.
 
+Besides throughput and latency it prints the CPU time each server process spent per completed request
+(user + system time from /proc before and after the wrk run): on a shared, busy machine that figure
+moves far less than the throughput does.
+
     .venv/bin/python bench/quiz_load.py [--learners 16] [--seconds 15] [--backend both]
         [--postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/companion_bench]
-        [--redis-url redis://127.0.0.1:6379/14]
+        [--redis-url redis://127.0.0.1:6379/14] [--port 8400]
+
+`--port N` serves the product on port N and the bare app on N+1 (default: any free ports).
 
 The PostgreSQL database's public schema and the Redis database are wiped first: point them at
 throwaway ones.
@@ -78,13 +84,22 @@ def _post(url: str, body: dict[str, object], token: str | None = None) -> tuple[
         return response.status, response.read()
 
 
-def _wrk(url: str, script: Path, learners: int, seconds: int) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(url: str, script: Path, learners: int, seconds: int, pid: int) -> dict[str, float]:
     threads = f"-t{learners}"  # one thread per connection, so each connection keeps one learner
     command = ["wrk", threads, f"-c{learners}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s"]
+    cpu_before = _cpu_seconds(pid)
     output = subprocess.run([*command, str(script), url], capture_output=True, text=True, check=True).stdout
+    cpu = _cpu_seconds(pid) - cpu_before
+    completed = re.search(r"(\d+) requests in", output)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))
-    if rate is None or set(percentiles) != {"50", "99"}:
+    if rate is None or completed is None or set(percentiles) != {"50", "99"}:
         raise SystemExit(f"wrk measured nothing:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     timeouts = re.search(r"Socket errors:.*timeout (\d+)", output)
@@ -94,6 +109,7 @@ def _wrk(url: str, script: Path, learners: int, seconds: int) -> dict[str, float
         "p99_ms": _ms(percentiles["99"]),
         "non_2xx": float(errors.group(1)) if errors else 0.0,
         "timeouts": float(timeouts.group(1)) if timeouts else 0.0,
+        "cpu_ms_per_request": 1000 * cpu / max(1, int(completed.group(1))),
     }
 
 
@@ -103,7 +119,7 @@ def _run_backend(name: str, env: dict[str, str], options: argparse.Namespace) ->
     prepare_data_dir(env)
     uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log", "--log-level"]
     uvicorn.append("warning")
-    product_port, bare_port = free_port(), free_port()
+    product_port, bare_port = (options.port, options.port + 1) if options.port else (free_port(), free_port())
     product = _start([*uvicorn, "--port", str(product_port), "--factory", "companion.app:create_app"], env)
     work_dir = Path(tempfile.mkdtemp(prefix="companion-quiz-load-"))
     results: dict[str, dict[str, float]] = {}
@@ -141,13 +157,13 @@ def _run_backend(name: str, env: dict[str, str], options: argparse.Namespace) ->
         )
         try:
             _wait_until_up(f"http://127.0.0.1:{bare_port}/chapter", timeout=300)
-            for label, url in (
-                ("bare_starlette", f"http://127.0.0.1:{bare_port}/submit"),
-                ("quiz_submit", f"{base}{SUBMIT_PATH}"),
+            for label, url, pid in (
+                ("bare_starlette", f"http://127.0.0.1:{bare_port}/submit", bare.pid),
+                ("quiz_submit", f"{base}{SUBMIT_PATH}", product.pid),
             ):
-                _wrk(url, script, options.learners, 3)  # warm-up
+                _wrk(url, script, options.learners, 3, pid)  # warm-up
                 print(f"[{name}] loading {label}: {options.learners} learners for {options.seconds}s...")
-                results[label] = _wrk(url, script, options.learners, options.seconds)
+                results[label] = _wrk(url, script, options.learners, options.seconds, pid)
         finally:
             bare.terminate()
             bare.wait()
@@ -170,6 +186,7 @@ def main() -> None:
         "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/companion_bench"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--port", type=int, help="the product's port; the bare app's is the next one")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install wrk")
@@ -198,7 +215,7 @@ def main() -> None:
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    columns = f"{'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>8} {'ratio':>7}"
+    columns = f"{'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>8} {'ratio':>7} {'CPU ms/req':>10}"
     print(f"\n{'backend':<18} {'endpoint':<15} {columns}")
     summary: dict[str, object] = {"bench": "quiz_load", "learners": options.learners}
     for backend, results in figures.items():
@@ -208,11 +225,20 @@ def main() -> None:
             print(
                 f"{backend:<18} {label:<15} {result['requests_per_second']:>8.1f} {result['p50_ms']:>8.1f}"
                 f" {result['p99_ms']:>8.1f} {result['non_2xx'] + result['timeouts']:>8.0f} {ratio:>7.3f}"
+                f" {result['cpu_ms_per_request']:>10.2f}"
             )
         summary[backend] = {
             **results,
             "ratio": round(results["quiz_submit"]["requests_per_second"] / bare, 4),
+            # What the throughput ratio would be if each server had a core to itself: load-independent.
+            "cpu_ratio": round(
+                results["bare_starlette"]["cpu_ms_per_request"]
+                / results["quiz_submit"]["cpu_ms_per_request"],
+                4,
+            ),
         }
+        cpu_ratio = summary[backend]["cpu_ratio"]
+        print(f"{backend:<18} CPU ratio (bare CPU per request / submission CPU): {cpu_ratio}")
     print("\ntargets: ratio >= 0.03 on postgresql+redis; p99 <= 500 ms on sqlite")
     print(json.dumps(summary))
 

@@ -175,13 +175,22 @@ class Settings(BaseSettings):
         if self.jwt_secret:
             return self.jwt_secret
         path = self.data_dir / "jwt_secret"
+        known = _GENERATED_SECRETS.get(path)
+        if known is not None:  # every signed-in request asks: read the file once per process
+            return known
         if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(48)
-        path.write_text(secret)
-        path.chmod(0o600)
+            secret = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_urlsafe(48)
+            path.write_text(secret)
+            path.chmod(0o600)
+        _GENERATED_SECRETS[path] = secret
         return secret
+
+
+# The secrets kept under data dirs, as read (or written) by this process: data dir's file -> secret.
+_GENERATED_SECRETS: dict[Path, str] = {}
 
 
 @lru_cache

@@ -107,12 +107,12 @@ async def _identify(
     claims = security.decode_access_token(
         token, secret=settings.signing_secret(), algorithm=settings.jwt_algorithm
     )
-    user = await accounts_service.get_active_user(session, claims.user_id)
+    user, logged_out = await accounts_service.get_signed_in_user(
+        session, claims.user_id, claims.session_family
+    )
     if user is None:
         raise Unauthorized("The account no longer exists or is disabled.")
-    if claims.session_family is not None and await accounts_service.is_session_revoked(
-        session, claims.session_family
-    ):
+    if logged_out:
         raise Unauthorized("This session has been logged out.")
     scopes = claims.scopes if claims.scopes is not None else frozenset(ALL_SCOPES)
     return Identity(user=user, scopes=scopes, method="jwt", expires_at=claims.expires_at)

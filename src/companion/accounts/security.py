@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,8 +78,31 @@ class AccessClaims:
     expires_at: datetime
 
 
+# Tokens whose signature and claims were verified, newest last: a token's claims never change, so a
+# caller's next request only checks the expiry again (verifying costs more than a request's query).
+# What the token grants is still looked up per request: revocation and the account live in the database.
+_VERIFIED: OrderedDict[tuple[str, str, str], AccessClaims] = OrderedDict()
+VERIFIED_TOKENS_KEPT = 4096
+
+
 def decode_access_token(token: str, *, secret: str, algorithm: str) -> AccessClaims:
     """The claims of a valid access token; expired, forged or malformed tokens raise Unauthorized."""
+    key = (token, secret, algorithm)
+    known = _VERIFIED.get(key)
+    if known is None:
+        known = _verify_access_token(token, secret=secret, algorithm=algorithm)
+        _VERIFIED[key] = known
+        if len(_VERIFIED) > VERIFIED_TOKENS_KEPT:
+            _VERIFIED.popitem(last=False)
+    elif known.expires_at <= datetime.now(UTC):  # as PyJWT judges "exp" (no leeway)
+        del _VERIFIED[key]
+        raise Unauthorized("The access token has expired.")
+    else:
+        _VERIFIED.move_to_end(key)
+    return known
+
+
+def _verify_access_token(token: str, *, secret: str, algorithm: str) -> AccessClaims:
     try:
         claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[algorithm], options={"require": ["exp", "sub"]}

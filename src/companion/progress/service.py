@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack
 from companion.db import Base, serialize_writes, utcnow
 from companion.errors import Conflict, NotFound, ValidationFailed
-from companion.progress import streaks
+from companion.progress import statements, streaks
 from companion.progress.models import ChapterProgress, Streak
 from companion.progress.schemas import (
     ChapterProgressItem,
@@ -102,16 +102,7 @@ async def record_activity(session: AsyncSession, *, user: User, at: datetime, ca
     # Most actions come on a day already counted: the streak stays as it is (see streaks.apply_activity)
     # and only the time of the last activity moves, so one UPDATE does it and no cached read goes stale.
     same_day = await session.execute(
-        update(Streak)
-        .where(Streak.user_id == user.id, Streak.current_streak > 0, Streak.last_activity_date >= day)
-        .values(
-            last_activity_at=case(
-                (Streak.last_activity_at.is_(None) | (Streak.last_activity_at < at), at),
-                else_=Streak.last_activity_at,
-            )
-        )
-        .returning(Streak.id),
-        execution_options={"synchronize_session": False},
+        statements.SAME_DAY_ACTIVITY, {"streak_user_id": user.id, "streak_day": day, "streak_at": at}
     )
     if same_day.first() is not None:
         return
@@ -263,27 +254,16 @@ async def record_quiz_outcome(
     cache: Cache,
 ) -> None:
     """A submitted quiz puts its chapter in progress; passing it completes the chapter."""
-    await _insert_if_missing(
-        session,
-        ChapterProgress,
-        {"user_id": user_id, "course_id": course_id, "chapter_id": chapter_id, "started_at": at},
+    await serialize_writes(session)
+    await session.execute(
+        statements.quiz_outcome(session.get_bind().dialect.name, passed=bool(passed)),
+        {
+            "progress_user_id": user_id,
+            "progress_course_id": course_id,
+            "progress_chapter_id": chapter_id,
+            "progress_at": at,
+        },
     )
-    if passed:
-        # What _complete does, in one statement: 100%, and the first completion time kept.
-        await session.execute(
-            update(ChapterProgress)
-            .where(
-                ChapterProgress.user_id == user_id,
-                ChapterProgress.course_id == course_id,
-                ChapterProgress.chapter_id == chapter_id,
-            )
-            .values(
-                completion_percentage=100.0,
-                completed=True,
-                completed_at=func.coalesce(ChapterProgress.completed_at, at),
-            ),
-            execution_options={"synchronize_session": "fetch"},
-        )
     await cache.delete(cache_keys.progress_key(user_id))
 
 

@@ -7,11 +7,12 @@ can see it. Passing a quiz completes its chapter; every submission counts for th
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,43 +40,56 @@ LATE_GRACE = timedelta(seconds=30)
 ATTEMPT_NUMBER_TRIES = 20
 
 
+@functools.cache
+def _attempt_insert(dialect: str, columns: tuple[str, ...]) -> Insert:
+    """The insert of an attempt with these columns, built once: every value is a bound parameter.
+
+    A number taken meanwhile by a concurrent attempt inserts nothing (without aborting the
+    transaction, so no savepoint is needed). A Core insert, built once: on this hot path the ORM's
+    bulk-insert machinery and building the statement cost more than running it.
+    """
+    table = cast(Table, QuizAttempt.__table__)
+    next_number = (
+        select(func.coalesce(func.max(table.c.attempt_number), 0) + 1)
+        .where(
+            table.c.user_id == bindparam("number_user_id"),
+            table.c.course_id == bindparam("number_course_id"),
+            table.c.quiz_id == bindparam("number_quiz_id"),
+        )
+        .scalar_subquery()
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
+    return (
+        insert(table)
+        .values(attempt_number=next_number, **values)
+        .on_conflict_do_nothing()
+        .returning(*table.c)
+    )
+
+
 async def _insert_attempt(
     session: AsyncSession, *, user: User, pack: ContentPack, quiz: Quiz, values: dict[str, Any]
 ) -> QuizAttempt:
     """Insert the learner's next attempt, numbered 1, 2, 3... with no gaps or duplicates under concurrency."""
     await serialize_writes(session)
     course_id = pack.course.id
-    next_number = (
-        select(func.coalesce(func.max(QuizAttempt.attempt_number), 0) + 1)
-        .where(
-            QuizAttempt.user_id == user.id,
-            QuizAttempt.course_id == course_id,
-            QuizAttempt.quiz_id == quiz.quiz_id,
-        )
-        .scalar_subquery()
-    )
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # A number taken meanwhile by a concurrent attempt inserts nothing (without aborting the
-    # transaction, so no savepoint is needed) and the next try counts again.
-    statement = (
-        insert(QuizAttempt)
-        .values(
-            user_id=user.id,
-            course_id=course_id,
-            quiz_id=quiz.quiz_id,
-            chapter_id=quiz.chapter_id,
-            content_version=pack.version,
-            total_questions=len(quiz.questions),
-            attempt_number=next_number,
-            **values,
-        )
-        .on_conflict_do_nothing()
-        .returning(QuizAttempt)
-    )
-    for _ in range(ATTEMPT_NUMBER_TRIES):
-        attempt = (await session.scalars(statement)).one_or_none()
-        if attempt is not None:
-            return attempt
+    row_values = {
+        "user_id": user.id,
+        "course_id": course_id,
+        "quiz_id": quiz.quiz_id,
+        "chapter_id": quiz.chapter_id,
+        "content_version": pack.version,
+        "total_questions": len(quiz.questions),
+        **values,
+    }
+    statement = _attempt_insert(session.get_bind().dialect.name, tuple(row_values))
+    parameters = {f"new_{name}": value for name, value in row_values.items()}
+    parameters.update(number_user_id=user.id, number_course_id=course_id, number_quiz_id=quiz.quiz_id)
+    for _ in range(ATTEMPT_NUMBER_TRIES):  # a clash with a concurrent attempt counts again
+        row = (await session.execute(statement, parameters)).first()
+        if row is not None:
+            return QuizAttempt(**row._mapping)  # not added to the session: the row is written
     raise Conflict("Too many simultaneous attempts at this quiz; try again.")
 
 

@@ -78,12 +78,10 @@ async def _from_access_token(session: AsyncSession, token: str, settings: Settin
         )
     except Unauthorized:
         return None
-    user = await accounts_service.get_active_user(session, claims.user_id)
-    if user is None:
-        return None
-    if claims.session_family is not None and await accounts_service.is_session_revoked(
-        session, claims.session_family
-    ):
+    user, logged_out = await accounts_service.get_signed_in_user(
+        session, claims.user_id, claims.session_family
+    )
+    if user is None or logged_out:
         return None
     return Identity(user=user, scopes=frozenset(ALL_SCOPES), method="session")
 
