@@ -22,7 +22,7 @@ from companion.http_limits import RequestLimitsMiddleware, reject_nul_characters
 from companion.jobs import registry as jobs
 from companion.llm.gateway import LLMGateway
 from companion.llm.router import router as llm_router
-from companion.mcp.http import mount_mcp
+from companion.mcp.deferred import DeferredMcp
 from companion.metrics import MetricsMiddleware
 from companion.oauth.router import router as oauth_router
 from companion.observability import RequestIdMiddleware, configure_logging
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.run_jobs:
                 background.append(asyncio.create_task(jobs.run_forever(runtime.sessionmaker)))
             try:
-                async with app.state.mcp.running():  # the MCP server's session manager
+                async with app.state.mcp.running():  # stops the MCP server, once used
                     yield
             finally:
                 for task in background:
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(teams_router)
     # The web textbook last: its pages answer browsers at /, /courses/..., /dashboard, /account.
     install_web(app, settings)
-    # /mcp, its OAuth metadata and the authorization server's endpoints.
-    app.state.mcp = mount_mcp(app, settings)
+    # /mcp, its OAuth metadata and the authorization server's endpoints, built on first use.
+    app.state.mcp = DeferredMcp(app, settings)
+    app.router.routes.extend(app.state.mcp.placeholders)
     return app

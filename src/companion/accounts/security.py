@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import uuid
@@ -18,8 +19,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from companion.errors import Unauthorized
 
 _hasher = PasswordHasher()
-# Verifying against this keeps the timing of "unknown email" close to "wrong password".
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is none, so that "unknown email" costs what "wrong password" does.
+
+    Computed on first use, not at import: hashing takes a third of a second of CPU at every start.
+    """
+    return _hasher.hash("not-a-real-password")
+
+
 API_KEY_PREFIX = "cc_"
 
 
@@ -33,7 +43,7 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
 
     def _verify() -> bool:
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 

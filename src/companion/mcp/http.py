@@ -1,4 +1,7 @@
-"""Serving the MCP server at /mcp of the application, with OAuth account linking around it."""
+"""Serving the MCP server at /mcp of the application, with OAuth account linking around it.
+
+This module imports the MCP SDK (a second of CPU): the application mounts it on first use (`deferred`).
+"""
 
 from __future__ import annotations
 
@@ -17,19 +20,17 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from companion.accounts.scopes import ALL_SCOPES
 from companion.config import Settings
 from companion.db import transaction
 from companion.mcp.auth import CompanionTokenVerifier, OptionalBearerBackend, refuse_invalid_token
 from companion.mcp.context import ToolContext
+from companion.mcp.deferred import MCP_PATH, PROTECTED_RESOURCE_PATH
 from companion.mcp.server import create_server
 from companion.oauth.provider import CompanionOAuthProvider, issuer_url, resource_url
 from companion.oauth.router import authorization_server_routes
-
-MCP_PATH = "/mcp"
-PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def _transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def mount_mcp(app: FastAPI, settings: Settings) -> McpMount:
-    """Add /mcp, its protected-resource metadata and the OAuth endpoints to the application."""
+def build_mcp(app: FastAPI, settings: Settings) -> tuple[McpMount, list[BaseRoute]]:
+    """The MCP server and the routes of /mcp, its protected-resource metadata and the OAuth endpoints."""
 
     def app_transaction() -> AbstractAsyncContextManager[AsyncSession]:
         # The sessionmaker exists once the app's lifespan has started.
@@ -103,7 +104,7 @@ def mount_mcp(app: FastAPI, settings: Settings) -> McpMount:
     )
     # Stateless: no server-initiated messages, so no GET event stream (it would stay open and silent);
     # the streamable HTTP transport lets a server answer that GET with 405.
-    app.router.routes.append(Route(MCP_PATH, endpoint=endpoint, methods=["POST", "DELETE"]))
+    routes: list[BaseRoute] = [Route(MCP_PATH, endpoint=endpoint, methods=["POST", "DELETE"])]
 
     metadata = create_protected_resource_routes(
         resource_url=AnyHttpUrl(resource_url(settings)),
@@ -112,10 +113,11 @@ def mount_mcp(app: FastAPI, settings: Settings) -> McpMount:
         resource_name="Course Companion",
     )
     for route in metadata:  # at /.well-known/oauth-protected-resource/mcp (RFC 9728), and at the root
-        app.router.routes.append(route)
-        root = Route(PROTECTED_RESOURCE_PATH, endpoint=route.endpoint, methods=sorted(route.methods or ()))
-        app.router.routes.append(root)
+        routes.append(route)
+        routes.append(
+            Route(PROTECTED_RESOURCE_PATH, endpoint=route.endpoint, methods=sorted(route.methods or ()))
+        )
 
     provider = CompanionOAuthProvider(settings=settings, transaction=app_transaction)
-    app.router.routes.extend(authorization_server_routes(provider, settings))
-    return McpMount(server)
+    routes.extend(authorization_server_routes(provider, settings))
+    return McpMount(server), routes

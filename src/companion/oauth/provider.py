@@ -21,21 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion.accounts.scopes import ALL_SCOPES
 from companion.config import Settings
 from companion.oauth import service as oauth_service
+from companion.oauth.urls import CONSENT_PATH, ISSUER_PATH, issuer_url, resource_url
 
-ISSUER_PATH = "/oauth"
-CONSENT_PATH = "/oauth/consent"
+__all__ = [
+    "CONSENT_PATH",
+    "ISSUER_PATH",
+    "CompanionOAuthProvider",
+    "Transaction",
+    "issuer_url",
+    "resource_url",
+]
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-
-
-def issuer_url(settings: Settings) -> str:
-    """The authorization server's issuer: our public address under /oauth."""
-    return settings.public_base_url.rstrip("/") + ISSUER_PATH
-
-
-def resource_url(settings: Settings) -> str:
-    """The protected resource tokens are issued for: the MCP endpoint."""
-    return settings.public_base_url.rstrip("/") + "/mcp"
 
 
 class CompanionOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToken, AccessToken]):

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from mcp.server.auth.provider import construct_redirect_uri
-from mcp.server.auth.routes import REVOCATION_PATH, create_auth_routes
-from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from pydantic import AnyHttpUrl
 from starlette.routing import BaseRoute, Route
 
@@ -23,9 +20,11 @@ from companion.accounts.scopes import ALL_SCOPES, SCOPE_DESCRIPTIONS
 from companion.config import Settings
 from companion.dependencies import ClientAddressDep, LimiterDep, SessionDep, SettingsDep
 from companion.errors import RateLimited, ValidationFailed
-from companion.oauth import revocation
 from companion.oauth import service as oauth_service
-from companion.oauth.provider import CONSENT_PATH, ISSUER_PATH, CompanionOAuthProvider, issuer_url
+from companion.oauth.urls import CONSENT_PATH, ISSUER_PATH, issuer_url
+
+if TYPE_CHECKING:
+    from companion.oauth.provider import CompanionOAuthProvider
 
 router = APIRouter(tags=["oauth"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -43,6 +42,12 @@ METADATA_PATH = "/.well-known/oauth-authorization-server"
 
 def authorization_server_routes(provider: CompanionOAuthProvider, settings: Settings) -> list[BaseRoute]:
     """The SDK's authorize/token/register/revoke endpoints under /oauth, and the metadata document."""
+    # The MCP SDK is imported only once these are mounted, after the server has started (see mcp.http).
+    from mcp.server.auth.routes import REVOCATION_PATH, create_auth_routes
+    from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
+
+    from companion.oauth import revocation
+
     issuer = AnyHttpUrl(issuer_url(settings))
     registration = ClientRegistrationOptions(
         enabled=True, valid_scopes=list(ALL_SCOPES), default_scopes=list(ALL_SCOPES)
@@ -159,6 +164,8 @@ async def consent_decision(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     """Approve (after signing in) or deny, then return to the assistant with a code or an error."""
+    from mcp.server.auth.provider import construct_redirect_uri  # the SDK loads after start (mcp.http)
+
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
         return _problem_page(

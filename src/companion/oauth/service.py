@@ -11,11 +11,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import jwt
-from mcp.server.auth.provider import AccessToken, AuthorizationCode, AuthorizationParams, RefreshToken
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +24,10 @@ from companion.accounts.models import User
 from companion.config import Settings
 from companion.errors import Unauthorized, ValidationFailed
 from companion.oauth.models import OAuthAuthorizationCode, OAuthClient, OAuthGrant
+
+if TYPE_CHECKING:
+    from mcp.server.auth.provider import AccessToken, AuthorizationCode, AuthorizationParams, RefreshToken
+    from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 # Prefixes tell the token kinds apart at a glance (API keys start with "cc_").
 ACCESS_TOKEN_PREFIX = "cco_"
@@ -71,6 +73,8 @@ async def register_client(session: AsyncSession, *, client: OAuthClientInformati
 
 async def get_client(session: AsyncSession, client_id: str) -> OAuthClientInformationFull | None:
     """The registered client with this id, or None."""
+    from mcp.shared.auth import OAuthClientInformationFull  # the SDK: imported on first use, not at start
+
     client = await session.get(OAuthClient, client_id)
     if client is None:
         return None
@@ -95,6 +99,8 @@ def sign_authorization_request(*, client_id: str, params: AuthorizationParams, s
 
 def read_authorization_request(token: str, *, settings: Settings) -> PendingAuthorization:
     """The authorization request behind a consent-page token; expired or forged ones are refused."""
+    from mcp.server.auth.provider import AuthorizationParams  # the SDK: imported on first use, not at start
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -147,6 +153,8 @@ async def load_authorization_code(
     session: AsyncSession, *, client_id: str, code: str
 ) -> AuthorizationCode | None:
     """The client's unused authorization code, or None (expiry is checked by the token endpoint)."""
+    from mcp.server.auth.provider import AuthorizationCode  # the SDK: imported on first use, not at start
+
     result = await session.execute(
         select(OAuthAuthorizationCode).where(OAuthAuthorizationCode.code_hash == security.hash_secret(code))
     )
@@ -213,6 +221,8 @@ async def _issue_grant(
     family_id: uuid.UUID,
     settings: Settings,
 ) -> OAuthToken:
+    from mcp.shared.auth import OAuthToken  # the SDK: imported on first use, not at start
+
     access_token = security.new_secret(ACCESS_TOKEN_PREFIX)
     refresh_token = security.new_secret(REFRESH_TOKEN_PREFIX)
     now = _now()
@@ -253,6 +263,8 @@ async def _grant_by_hash(session: AsyncSession, column: Any, token: str) -> OAut
 
 async def load_refresh_token(session: AsyncSession, *, client_id: str, token: str) -> RefreshToken | None:
     """The client's live refresh token, or None; a rotated one presented again revokes its family."""
+    from mcp.server.auth.provider import RefreshToken  # the SDK: imported on first use, not at start
+
     grant = await _grant_by_hash(session, OAuthGrant.refresh_token_hash, token)
     if grant is None or grant.client_id != client_id:
         return None
@@ -301,6 +313,8 @@ async def exchange_refresh_token(
 
 async def load_access_token(session: AsyncSession, token: str) -> AccessToken | None:
     """The live OAuth access token with its user (`subject`) and scopes, or None."""
+    from mcp.server.auth.provider import AccessToken  # the SDK: imported on first use, not at start
+
     if not token.startswith(ACCESS_TOKEN_PREFIX):
         return None
     grant = await _grant_by_hash(session, OAuthGrant.access_token_hash, token)
