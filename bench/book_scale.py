@@ -1,6 +1,6 @@
 """Search at book scale: a 724-file Docusaurus book built from SciFact abstracts, indexed and served.
 
-    .venv/bin/python bench/book_scale.py [--files 724] [--bare-sample 1500]
+    .venv/bin/python bench/book_scale.py [--files 724] [--bare-sample 1500] [--port N] [--keep DIR]
 
 The book is generated reproducibly in a temporary folder from ../shared/data/scifact: the 5,183
 abstracts in corpus order, about 7 per page (each a `##` section), pages in module folders with
@@ -199,9 +199,9 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     return {"requests": len(ordered), "p50_ms": round(pick(0.5), 1), "p95_ms": round(pick(0.95), 1)}
 
 
-def _serve(settings: Settings, claims: list[str]) -> dict[str, Any]:
+def _serve(settings: Settings, claims: list[str], port: int | None = None) -> dict[str, Any]:
     """Serve the data dir with uvicorn; search from 1 then 8 clients; the server's RSS afterwards."""
-    port = _free_port()
+    port = port or _free_port()
     env = {**os.environ, "COMPANION_DATA_DIR": str(settings.data_dir), "COMPANION_LOG_LEVEL": "WARNING"}
     for name in ("COMPANION_DATABASE_URL", "COMPANION_REDIS_URL", "COMPANION_QDRANT_URL"):
         env.pop(name, None)
@@ -264,9 +264,17 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=724, help="pages of the generated book")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact directory (BEIR format)")
     parser.add_argument("--bare-sample", type=int, default=1500, help="passages the bare model embeds")
+    parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="an empty folder to work in and keep (book, data dir)"
+    )
     options = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="companion-book-bench-"))
+    if options.keep is not None:
+        options.keep.mkdir(parents=True, exist_ok=True)
+        if any(options.keep.iterdir()):
+            raise SystemExit(f"{options.keep} is not empty")
+    work = options.keep or Path(tempfile.mkdtemp(prefix="companion-book-bench-"))
     results: dict[str, Any] = {"bench": "book_scale", "files": options.files, "cpus": os.cpu_count()}
     try:
         book = work / COURSE
@@ -299,7 +307,7 @@ def main() -> None:
             f"{rebuilds['data_dir_mb_before']} -> {rebuilds['data_dir_mb_after_edit']} MB, "
             f"{rebuilds['data_dir_mb_after_collection']} MB once superseded versions are collected"
         )
-        results["serving"] = serving = _serve(settings, _claims(options.data))
+        results["serving"] = serving = _serve(settings, _claims(options.data), options.port)
         single, concurrent = serving["single_client"], serving["concurrent_8"]
         print(f"serving ({', '.join(serving['modes'])}):")
         print(f"  1 client:  p50 {single['p50_ms']} ms, p95 {single['p95_ms']} ms (target p95 <= 30 ms)")
@@ -312,7 +320,8 @@ def main() -> None:
         )
         results["load_average_1m"] = round(os.getloadavg()[0], 2)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if options.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results))
 
 
