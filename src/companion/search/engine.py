@@ -314,8 +314,10 @@ class HybridIndex:
         if not query.strip() or limit <= 0:
             return []
         query_vector = self.embedder.embed([query])[0]
-        # Rows and query are L2-normalised: the dot product is the cosine similarity.
-        scores = state.vectors @ query_vector.astype(np.float32)
+        # Rows and query are L2-normalised: the dot product is the cosine similarity. einsum computes it
+        # in this thread; OpenBLAS (`@`) would wake a thread per core for it, costing several times the
+        # CPU of the product itself and stalling behind concurrent requests on a small machine.
+        scores = np.einsum("ij,j->i", state.vectors, query_vector.astype(np.float32))
         if filters:
             scores = np.where(state.mask(filters), scores, -np.inf)
         limit = min(limit, len(scores))
