@@ -113,6 +113,12 @@ class _State:
         self._masks: LRUCache[tuple[str, Any], np.ndarray] = LRUCache(maxsize=MASK_CACHE_SIZE)
         self._lock = threading.Lock()
 
+    def with_vectors(self, vectors: np.ndarray) -> _State:
+        """The same passages and BM25 with these vectors."""
+        state = _State([], self.lexical, vectors)
+        state.ordered, state.passages, state.elided = self.ordered, self.passages, self.elided
+        return state
+
     def hit_payload(self, passage: Passage) -> dict[str, Any]:
         """The passage's payload as it was given, `content` included."""
         if passage.id not in self.elided:
@@ -383,7 +389,7 @@ class HybridIndex:
         with staging.open("wb") as file:
             np.save(file, matrix)
         os.replace(staging, path)
-        self._state = _State(state.ordered, state.lexical, matrix)
+        self._state = state.with_vectors(matrix)
         return len(to_embed)
 
     def _save(self, passages: Sequence[Passage], lexical: LexicalIndex) -> None:
