@@ -209,6 +209,26 @@ def test_index_reloads_from_disk(make_index: MakeIndex, embedder: CountingEmbedd
     assert reopened.search("ROS 2 services request response", limit=4) == expected
 
 
+def test_hits_carry_the_payload_content_as_given(make_index: MakeIndex, embedder: CountingEmbedder) -> None:
+    # In memory a content equal to the text after its title line is held once; hits get it back.
+    passages = [
+        Passage(
+            "same", "Balance\nA humanoid keeps its balance.", {"content": "A humanoid keeps its balance."}
+        ),
+        Passage("other", "Gait\nWalking robots plan a gait.", {"content": "Walking **robots** plan a gait."}),
+        Passage("none", "Wheels\nWheeled robots keep their balance easily.", {"chapter_id": "c"}),
+    ]
+    index = make_index(embedder)
+    index.build(passages)
+
+    for searched in (index, make_index(embedder)):  # as built, and as loaded from disk
+        hits = {hit.id: hit for hit in searched.search("robots balance gait", limit=3).hits}
+        assert {passage.id: passage.payload for passage in passages} == {
+            hit_id: hit.payload for hit_id, hit in hits.items()
+        }
+    assert passages[0].payload == {"content": "A humanoid keeps its balance."}  # the caller's, untouched
+
+
 def test_empty_index_and_empty_query(make_index: MakeIndex, embedder: CountingEmbedder) -> None:
     index = make_index(embedder)
     assert index.search("anything").hits == []

@@ -88,3 +88,23 @@ def test_ids_must_be_unique_and_aligned() -> None:
         LexicalIndex.build(["a", "a"], ["x", "y"])
     with pytest.raises(ValueError):
         LexicalIndex.build(["a"], ["x", "y"])
+
+
+def test_tokenize_splits_and_stems_as_bm25s_does() -> None:
+    import bm25s
+    import Stemmer
+
+    from companion.search.lexical import tokenize
+
+    texts = [
+        "Sampling with top-p, the model samples tokens: THE temperature's effect on sampled text.",
+        "Ünïcödé straße ÉCOLE İstanbul ΣΊΣΥΦΟΣ x y 12 3d_model a-b-c",
+        "",
+        "the and of",
+        "sampling sampling sampling",
+    ]
+    expected = bm25s.tokenize(
+        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
+    assert tokenize(texts) == expected
+    assert [tokenize([text])[0] for text in texts] == expected

@@ -251,3 +251,23 @@ def test_snippets_highlight_stemmed_matches_around_the_best_window() -> None:
     assert shown.startswith("… ") and shown.endswith(" …")
     assert len(shown.split()) <= 42
     assert "**How**" not in snippet("How it works", highlight_terms("How does top-p sample?"))
+
+
+def test_snippets_match_terms_token_by_token_as_the_tokenizer_does() -> None:
+    from companion.search.citations import _matched_terms
+    from companion.search.lexical import tokenize
+
+    tokens = [
+        "Top-P,",
+        "SAMPLING",
+        "samples",
+        "İstanbul's",
+        "tokens;",
+        "the",
+        "top-p(sampled)",
+        "3d-sampling!",
+    ]
+    terms = {"top", "sampl", "istanbul", "token", "3d"}
+
+    assert _matched_terms(tokens, terms) == [set(words) & terms for words in tokenize(tokens)]
+    assert _matched_terms(tokens, {"absent"}) == [set() for _ in tokens]

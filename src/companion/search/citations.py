@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 
 from companion.content.schemas import Chapter, ContentPack
-from companion.search.lexical import tokenize
+from companion.search.lexical import WORD_PATTERN, split_words, stem_words, tokenize
 from companion.search.schemas import Citation
 
 SNIPPET_WORDS = 40
 # The words inside a whitespace-separated token, as the tokenizer splits them ("top-p," has "top").
 _WORD = re.compile(r"\w\w+")
+# The words `tokenize` finds, with their positions.
+_LOWER_WORD = re.compile(WORD_PATTERN)
 
 
 def citation(pack: ContentPack, chapter: Chapter, section_id: str) -> Citation:
@@ -38,8 +42,7 @@ def snippet(text: str, terms: set[str], *, length: int = SNIPPET_WORDS) -> str:
     tokens = text.split()
     if not tokens:
         return ""
-    # Per token, the query terms it contains ("top-p," contains "top"); one tokenizer call for all.
-    matched = [set(token_terms) & terms for token_terms in tokenize(tokens)]
+    matched = _matched_terms(tokens, terms)
     start = 0
     hits = [index for index, found in enumerate(matched) if found]
     if hits and len(tokens) > length:
@@ -59,6 +62,24 @@ def snippet(text: str, terms: set[str], *, length: int = SNIPPET_WORDS) -> str:
     prefix = "… " if start > 0 else ""
     suffix = " …" if start + length < len(tokens) else ""
     return prefix + " ".join(shown) + suffix
+
+
+def _matched_terms(tokens: list[str], terms: set[str]) -> list[set[str]]:
+    """Per token, the query terms it contains ("top-p," contains "top"), as `tokenize` finds them."""
+    lowered = [token.lower() for token in tokens]
+    # One token a line: no word spans two lines, so one pass over the joined text finds each token's
+    # words (and a token's line is found from where a word starts).
+    joined = "\n".join(lowered)
+    wanted = {word: stem for word, stem in stem_words(split_words(joined)).items() if stem in terms}
+    matched: list[set[str]] = [set() for _ in tokens]
+    if not wanted:
+        return matched
+    line_ends = list(itertools.accumulate(len(token) + 1 for token in lowered))
+    for found in _LOWER_WORD.finditer(joined):
+        stem = wanted.get(found.group())
+        if stem is not None:
+            matched[bisect.bisect_right(line_ends, found.start())].add(stem)
+    return matched
 
 
 def _bold(token: str, terms: set[str]) -> str:

@@ -162,6 +162,9 @@ class MiniLMEmbedder:
         # because the small model stops scaling and the server has other work to do.
         options.intra_op_num_threads = threads or max(1, min(4, os.cpu_count() or 1))
         options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning: spinning doubled the CPU of a query's embedding
+        # (2 threads) without making it faster, and took the cores from concurrent requests.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The arena keeps the peak of every batch for the process's life (over 200 MB after a build of
         # long passages in a server that then only embeds short queries); without it that memory is
         # freed after each batch, at no measured cost in speed (bench/startup_memory.py).

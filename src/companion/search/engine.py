@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 PASSAGES_FILE = "passages.jsonl"
 LEXICAL_DIR = "bm25"
 HASH_KEY = "content_hash"
+CONTENT_KEY = "content"
 # Passages embedded and written per step of a build: progress is reported, and kept, at this grain.
 EMBED_STEP = 64
 # Filter masks kept per index, one per (payload key, value) asked for.
@@ -95,12 +96,34 @@ class _State:
     """What a search reads; replaced as a whole so that concurrent searches see one consistent index."""
 
     def __init__(self, passages: list[Passage], lexical: LexicalIndex, vectors: np.ndarray | None) -> None:
-        self.passages = {passage.id: passage for passage in passages}
-        self.ordered = passages  # aligned with the lexical ids and the rows of `vectors`
+        # A payload's `content` is nearly always the text after its first line (the title): it is held
+        # once, and put back in the payload of a hit (`hit_payload`).
+        self.elided: set[str] = set()
+        ordered = []
+        for passage in passages:
+            if passage.payload.get(CONTENT_KEY) == _body(passage.text):
+                payload = {key: value for key, value in passage.payload.items() if key != CONTENT_KEY}
+                passage = Passage(id=passage.id, text=passage.text, payload=payload)
+                self.elided.add(passage.id)
+            ordered.append(passage)
+        self.passages = {passage.id: passage for passage in ordered}
+        self.ordered = ordered  # aligned with the lexical ids and the rows of `vectors`
         self.lexical = lexical
         self.vectors = vectors
         self._masks: LRUCache[tuple[str, Any], np.ndarray] = LRUCache(maxsize=MASK_CACHE_SIZE)
         self._lock = threading.Lock()
+
+    def with_vectors(self, vectors: np.ndarray) -> _State:
+        """The same passages and BM25 with these vectors."""
+        state = _State([], self.lexical, vectors)
+        state.ordered, state.passages, state.elided = self.ordered, self.passages, self.elided
+        return state
+
+    def hit_payload(self, passage: Passage) -> dict[str, Any]:
+        """The passage's payload as it was given, `content` included."""
+        if passage.id not in self.elided:
+            return passage.payload
+        return {**passage.payload, CONTENT_KEY: _body(passage.text)}
 
     def mask(self, filters: Mapping[str, FilterValue]) -> np.ndarray:
         """The passages passing every filter, as a boolean array aligned with `ordered`."""
@@ -277,7 +300,7 @@ class HybridIndex:
                     id=passage_id,
                     score=score,
                     text=passage.text,
-                    payload=passage.payload,
+                    payload=state.hit_payload(passage),
                     lexical_rank=lexical_rank,
                     lexical_score=lexical_score,
                     semantic_rank=semantic_rank,
@@ -314,8 +337,10 @@ class HybridIndex:
         if not query.strip() or limit <= 0:
             return []
         query_vector = self.embedder.embed([query])[0]
-        # Rows and query are L2-normalised: the dot product is the cosine similarity.
-        scores = state.vectors @ query_vector.astype(np.float32)
+        # Rows and query are L2-normalised: the dot product is the cosine similarity. einsum computes it
+        # in this thread; OpenBLAS (`@`) would wake a thread per core for it, costing several times the
+        # CPU of the product itself and stalling behind concurrent requests on a small machine.
+        scores = np.einsum("ij,j->i", state.vectors, query_vector.astype(np.float32))
         if filters:
             scores = np.where(state.mask(filters), scores, -np.inf)
         limit = min(limit, len(scores))
@@ -364,7 +389,7 @@ class HybridIndex:
         with staging.open("wb") as file:
             np.save(file, matrix)
         os.replace(staging, path)
-        self._state = _State(state.ordered, state.lexical, matrix)
+        self._state = state.with_vectors(matrix)
         return len(to_embed)
 
     def _save(self, passages: Sequence[Passage], lexical: LexicalIndex) -> None:
@@ -389,8 +414,10 @@ class HybridIndex:
         passages_path = self.index_dir / PASSAGES_FILE
         if not passages_path.exists():
             return _State([], LexicalIndex.build([], []), None)
+        # Payload strings repeat (course, chapter, tier, creation time...): each is held once.
+        shared: dict[str, str] = {}
         with passages_path.open(encoding="utf-8") as file:
-            passages = [_passage(json.loads(line)) for line in file]
+            passages = [_passage(json.loads(line), shared) for line in file]
         vectors = None
         if self.embedder is not None:
             path = self.index_dir / vectors_file(self.embedder.name)
@@ -401,5 +428,15 @@ class HybridIndex:
         return _State(passages, LexicalIndex.load(self.index_dir / LEXICAL_DIR), vectors)
 
 
-def _passage(record: dict[str, Any]) -> Passage:
-    return Passage(id=record["id"], text=record["text"], payload=record["payload"])
+def _passage(record: dict[str, Any], shared: dict[str, str] | None = None) -> Passage:
+    payload = record["payload"]
+    if shared is not None:
+        for key, value in payload.items():
+            if isinstance(value, str) and key not in (CONTENT_KEY, HASH_KEY):
+                payload[key] = shared.setdefault(value, value)
+    return Passage(id=record["id"], text=record["text"], payload=payload)
+
+
+def _body(text: str) -> str:
+    """A passage's text after its first line."""
+    return text.split("\n", 1)[-1]

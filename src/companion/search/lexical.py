@@ -3,24 +3,52 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 IDS_FILE = "ids.json"
-_STEMMER = Stemmer.Stemmer("english")
+# bm25s.tokenize's defaults (scikit-learn's CountVectorizer pattern, NLTK's English stopwords), applied
+# here directly: bm25s.tokenize builds a stopword set and progress bars per call, which costs more than
+# the tokenizing itself for the short texts of queries and snippets.
+WORD_PATTERN = r"(?u)\b\w\w+\b"
+_SPLIT = re.compile(WORD_PATTERN).findall
+_STOPWORDS = frozenset(STOPWORDS_EN)
+# A PyStemmer object is not safe to share between threads (searches run in worker threads).
+_STEMMERS = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    stemmer: Stemmer.Stemmer | None = getattr(_STEMMERS, "stemmer", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-case, split, drop English stopwords and stem; the same for passages and queries."""
-    tokens: list[list[str]] = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
-    )
-    return tokens
+    split = [[word for word in _SPLIT(text.lower()) if word not in _STOPWORDS] for text in texts]
+    stems = stem_words({word for words in split for word in words})
+    return [[stems[word] for word in words] for words in split]
+
+
+def split_words(text: str) -> list[str]:
+    """The words `tokenize` finds in an already lower-cased text, stopwords included, in order."""
+    return _SPLIT(text)
+
+
+def stem_words(words: Collection[str]) -> dict[str, str]:
+    """The stem of each of these lower-case words that is not a stopword."""
+    # Each distinct word is stemmed once (as bm25s does): stemming is the costly step.
+    unique = [word for word in dict.fromkeys(words) if word not in _STOPWORDS]
+    return dict(zip(unique, _stemmer().stemWords(unique), strict=True))
 
 
 class LexicalIndex:
