@@ -13,14 +13,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from companion.config import Settings
 from companion.errors import ServiceUnavailable
+
+if TYPE_CHECKING:  # httpx (and the rich and pygments its command line pulls in) only with OpenAI
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +246,8 @@ class OpenAIEmbedder:
         self._url = base_url.rstrip("/") + "/embeddings"
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self.batch_size = batch_size
+        import httpx
+
         # Connection failures are retried by the transport; HTTP errors are not (they are rarely transient
         # for this endpoint, and the caller degrades to lexical search anyway).
         self._client = client or httpx.Client(
@@ -261,6 +265,8 @@ class OpenAIEmbedder:
         return np.vstack(batches)
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        import httpx
+
         try:
             response = self._client.post(
                 self._url, headers=self._headers, json={"model": OPENAI_MODEL, "input": texts}
