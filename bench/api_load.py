@@ -28,7 +28,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from harness import free_port, prepare_data_dir
+from harness import free_port, learner, prepare_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_PATH = "/api/v1/courses/genai-fundamentals/chapters/01-intro-genai"
@@ -78,12 +78,7 @@ def _wrk(url: str, connections: int, seconds: int, script: Path | None = None) -
 
 def _register(base_url: str) -> str:
     """A fresh learner's login access token."""
-    body = {
-        "email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
-        "password": "correct horse battery staple",
-        "software_experience": "beginner",
-        "hardware_experience": "none",
-    }
+    body = learner(f"bench-{uuid.uuid4().hex[:12]}@example.com")
     request = urllib.request.Request(
         f"{base_url}/api/v1/auth/register",
         data=json.dumps(body).encode(),

@@ -1,4 +1,4 @@
-"""What the benchmarks share: a free port, emptied PostgreSQL and Redis stores, a prepared data dir."""
+"""What the benchmarks share: a free port, emptied stores, a prepared data dir, signed-up learners."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,3 +47,21 @@ def prepare_data_dir(env: dict[str, str], python: str = sys.executable) -> None:
         cwd=ROOT,
         check=True,
     )
+
+
+def learner(email: str) -> dict[str, str]:
+    """The sign-up body of a bench learner: every learner has the same password and background."""
+    return {
+        "email": email,
+        "password": "correct horse battery staple",
+        "timezone": "Europe/London",
+        "software_experience": "beginner",
+        "hardware_experience": "none",
+    }
+
+
+async def sign_up(client: Any, email: str) -> str:
+    """Sign a learner up through an httpx.AsyncClient on the server; their access token."""
+    response = await client.post("/api/v1/auth/register", json=learner(email))
+    response.raise_for_status()
+    return str(response.json()["access_token"])

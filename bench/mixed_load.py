@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import free_port, reset_stores
+from harness import free_port, reset_stores, sign_up
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_DIR = ROOT / "courses" / "genai-fundamentals"
@@ -231,27 +231,16 @@ async def _map_connections(port: int, run: Run, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-async def _sign_up(http: httpx.AsyncClient, index: int) -> str:
-    response = await http.post(
-        "/api/v1/auth/register",
-        json={
-            "email": f"learner{index}-{uuid.uuid4().hex[:6]}@example.com",
-            "password": "correct horse battery staple",
-            "software_experience": "beginner",
-            "hardware_experience": "none",
-        },
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
-
-
 async def _drive(base_url: str, port: int, options: argparse.Namespace) -> Run:
     """Sign learners up, then run every tab and anonymous reader until the window closes."""
     run = Run()
     rng = random.Random(16)
     timeout = httpx.Timeout(30.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as setup:
-        tokens = [await _sign_up(setup, index) for index in range(options.learners)]
+        tokens = [
+            await sign_up(setup, f"learner{index}-{uuid.uuid4().hex[:6]}@example.com")
+            for index in range(options.learners)
+        ]
     clients: list[httpx.AsyncClient] = []
     learners: list[Learner] = []
     for token in [*(t for t in tokens for _ in range(options.tabs)), *([None] * options.anonymous)]:

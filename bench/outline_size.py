@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from book_scale import DEFAULT_DATA, generate_book  # noqa: E402  (the same book as bench/book_scale.py)
+from harness import sign_up  # noqa: E402
 
 from companion.app import create_app  # noqa: E402
 from companion.config import Settings  # noqa: E402
@@ -69,16 +70,7 @@ async def _measure(data_dir: Path, packs: list[Any], repeat: int) -> list[dict[s
         app.state.catalog = ContentCatalog.from_packs(packs)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            signed_up = await client.post(
-                "/api/v1/auth/register",
-                json={
-                    "email": "reader@example.com",
-                    "password": "correct horse battery",
-                    "software_experience": "beginner",
-                    "hardware_experience": "none",
-                },
-            )
-            client.headers["authorization"] = "Bearer " + signed_up.json()["access_token"]
+            client.headers["authorization"] = "Bearer " + await sign_up(client, "reader@example.com")
             for pack in packs:
                 url = f"/api/v1/courses/{pack.course.id}"
                 for label, params in (("default", {}), ("detail=sections", {"detail": "sections"})):

@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from api_load import _ms, _start, _wait_until_up
-from harness import free_port, prepare_data_dir, reset_stores
+from harness import free_port, learner, prepare_data_dir, reset_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMIT_PATH = "/api/v1/courses/genai-fundamentals/quizzes/01-quiz/submit"
@@ -128,16 +128,7 @@ def _run_backend(name: str, env: dict[str, str], options: argparse.Namespace) ->
         _wait_until_up(f"{base}/healthz", timeout=300)
         tokens = []
         for number in range(options.learners):
-            status, body = _post(
-                f"{base}/api/v1/auth/register",
-                {
-                    "email": f"learner{number}@example.com",
-                    "password": "correct horse battery",
-                    "timezone": "Europe/London",
-                    "software_experience": "beginner",
-                    "hardware_experience": "none",
-                },
-            )
+            status, body = _post(f"{base}/api/v1/auth/register", learner(f"learner{number}@example.com"))
             tokens.append(json.loads(body)["access_token"])
         status, document = _post(f"{base}{SUBMIT_PATH}", ANSWERS, tokens[0])
         if status != 201:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import reset_stores
+from harness import reset_stores, sign_up
 from quiz_load import ANSWERS, SUBMIT_PATH
 from sqlalchemy import event
 
@@ -45,17 +45,7 @@ async def _profile(settings: Settings, options: argparse.Namespace) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             tokens = []
             for number in range(options.learners):
-                response = await client.post(
-                    "/api/v1/auth/register",
-                    json={
-                        "email": f"learner{number}@example.com",
-                        "password": "correct horse battery",
-                        "timezone": "Europe/London",
-                        "software_experience": "beginner",
-                        "hardware_experience": "none",
-                    },
-                )
-                tokens.append(response.json()["access_token"])
+                tokens.append(await sign_up(client, f"learner{number}@example.com"))
 
             async def submit(number: int) -> None:
                 headers = {"authorization": f"Bearer {tokens[number % len(tokens)]}"}
