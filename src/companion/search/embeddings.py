@@ -6,6 +6,7 @@ Embedding is CPU-bound (MiniLM) or network-bound (OpenAI) and synchronous: async
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.resources
 import logging
@@ -296,5 +297,13 @@ def load_embedder(settings: Settings) -> Embedder | None:
         if not settings.openai_api_key:
             raise EmbeddingUnavailable("COMPANION_OPENAI_API_KEY is required for embedding_provider=openai")
         return OpenAIEmbedder(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
-    files = model_files_from_dir(settings.embedding_model_dir) if settings.embedding_model_dir else None
+    if settings.embedding_model_dir:
+        return MiniLMEmbedder(
+            files=model_files_from_dir(settings.embedding_model_dir), threads=settings.embedding_threads
+        )
+    from companion.search.model_tables import compact_model
+
+    shipped = shipped_model_files()
+    # The same model and vectors, with its embedding tables kept int8 in memory (model_tables.py).
+    files = dataclasses.replace(shipped, model=compact_model(shipped.model, settings.data_dir / "models"))
     return MiniLMEmbedder(files=files, threads=settings.embedding_threads)

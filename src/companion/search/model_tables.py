@@ -1,0 +1,91 @@
+"""The shipped MiniLM with its embedding tables kept int8 in memory: the same vectors, ~34 MiB less.
+
+The shipped model stores its weights as int8 with a per-row scale, turned into float32 by `Cast` and
+`Mul` nodes. ONNX Runtime folds those constants at load, so the word-embedding table (30,522 x 384)
+alone takes 47 MB of float32. Looking rows up first (`Gather` on the int8 table and on its scale) and
+only then converting them computes exactly the same numbers, while the table stays int8. The rewritten
+model is written once to the data dir and checked against its pinned sha256 at every load, like the
+shipped file; the `onnx` package that rewrites it is imported only when the file must be written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# The rewrite of the pinned shipped model (embeddings.MINILM_MODEL_SHA256) by the pinned onnx version.
+GATHERED_MODEL_SHA256 = "2dffa9fcf98eb722d123620c275d6b6cd42752c07ba58900e625bae2e79e20bf"
+GATHERED_MODEL_FILE = f"minilm-int8-gathered-{GATHERED_MODEL_SHA256[:16]}.onnx"
+
+
+def gather_before_dequantising(model: bytes) -> bytes:
+    """Rewrite each `Cast -> Mul(scale) -> Gather` table lookup as `Gather -> Cast -> Mul` (same numbers)."""
+    import onnx
+    from onnx import helper
+
+    proto = onnx.load_from_string(model)
+    graph = proto.graph
+    producers = {output: node for node in graph.node for output in node.output}
+    for node in list(graph.node):
+        scaled = producers.get(node.input[0]) if node.op_type == "Gather" else None
+        cast = producers.get(scaled.input[0]) if scaled is not None and scaled.op_type == "Mul" else None
+        if scaled is None or cast is None or cast.op_type != "Cast":
+            continue
+        table, scale, ids, output = cast.input[0], scaled.input[1], node.input[1], node.output[0]
+        rows = [
+            helper.make_node("Gather", [table, ids], [f"{output}_q"], axis=0, name=f"{node.name}_q"),
+            helper.make_node("Gather", [scale, ids], [f"{output}_scale"], axis=0, name=f"{node.name}_scale"),
+            helper.make_node(
+                "Cast", [f"{output}_q"], [f"{output}_f"], to=onnx.TensorProto.FLOAT, name=f"{node.name}_f"
+            ),
+            helper.make_node("Mul", [f"{output}_f", f"{output}_scale"], [output], name=f"{node.name}_mul"),
+        ]
+        position = list(graph.node).index(node)
+        graph.node.remove(node)
+        for offset, row in enumerate(rows):
+            graph.node.insert(position + offset, row)
+        # The table's float32 conversion is read by nothing now: without it nothing is folded.
+        consumed = {name for other in graph.node for name in other.input}
+        for unused in (scaled, cast):
+            if unused.output[0] not in consumed:
+                graph.node.remove(unused)
+    onnx.checker.check_model(proto)
+    rewritten: bytes = proto.SerializeToString()
+    return rewritten
+
+
+def compact_model(model: bytes, cache_dir: Path) -> bytes:
+    """The rewritten model, read from `cache_dir` or written there once; `model` itself if that fails."""
+    path = Path(cache_dir) / GATHERED_MODEL_FILE
+    try:
+        cached = path.read_bytes()
+    except OSError:
+        cached = None
+    if cached is not None and hashlib.sha256(cached).hexdigest() == GATHERED_MODEL_SHA256:
+        return cached
+    try:
+        rewritten = gather_before_dequantising(model)
+    except Exception as error:  # onnx raises its own untyped errors: serve the original model instead
+        logger.warning("embedding model kept as shipped, its tables could not be rewritten: %s", error)
+        return model
+    actual = hashlib.sha256(rewritten).hexdigest()
+    if actual != GATHERED_MODEL_SHA256:
+        logger.warning(
+            "embedding model kept as shipped: its rewrite has sha256 %s, expected %s",
+            actual,
+            GATHERED_MODEL_SHA256,
+        )
+        return model
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        staging.write_bytes(rewritten)
+        os.replace(staging, path)  # whole or absent, even with several processes starting at once
+    except OSError as error:
+        logger.warning("the rewritten embedding model could not be saved in %s: %s", cache_dir, error)
+    return rewritten
