@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
@@ -38,6 +39,11 @@ def sql_in(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint's text limiting `column` to `values` (the same on SQLite and PostgreSQL)."""
     quoted = ", ".join(f"'{value}'" for value in values)
     return f"{column} IN ({quoted})"
+
+
+def upsert_insert(dialect: str) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """The dialect's `insert`, which has ON CONFLICT (PostgreSQL's, or SQLite's for any other)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def utcnow() -> datetime:

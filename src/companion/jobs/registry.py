@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from companion import metrics
 from companion.analytics import rollup as analytics_rollup
 from companion.billing import service as billing_service
-from companion.db import transaction, utcnow
+from companion.db import transaction, upsert_insert, utcnow
 from companion.jobs.models import JobRun
 from companion.oauth import service as oauth_service
 from companion.premium import service as premium_service
@@ -130,7 +128,7 @@ async def _lock(session: AsyncSession, job: Job, *, wait: bool) -> bool:
 
 
 async def _ensure_record(session: AsyncSession, job: Job) -> None:
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     await session.execute(
         insert(JobRun)
         .values(job_name=job.name, period_start=EPOCH, started_at=EPOCH)

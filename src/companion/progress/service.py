@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import cache as cache_keys
@@ -20,7 +19,7 @@ from companion.accounts.models import User
 from companion.cache import Cache
 from companion.content import service as content_service
 from companion.content.schemas import Chapter, ContentPack
-from companion.db import Base, serialize_writes, utcnow
+from companion.db import Base, serialize_writes, upsert_insert, utcnow
 from companion.errors import Conflict, NotFound, ValidationFailed
 from companion.progress import statements, streaks
 from companion.progress.models import ChapterProgress, Streak
@@ -42,8 +41,7 @@ from companion.quizzes.schemas import QuizScoreSummary
 async def _insert_if_missing(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> None:
     """Insert a row unless its unique key exists; a concurrent insert of the same key waits, then skips."""
     await serialize_writes(session)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     await session.execute(insert(model).values(**values).on_conflict_do_nothing())
 
 

@@ -11,9 +11,8 @@ import functools
 from typing import cast
 
 from sqlalchemy import Insert, Table, Update, bindparam, case, func, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from companion.db import UTCDateTime
+from companion.db import UTCDateTime, upsert_insert
 from companion.progress.models import ChapterProgress, Streak
 
 _STREAKS = cast(Table, Streak.__table__)
@@ -47,7 +46,7 @@ def quiz_outcome(dialect: str, *, passed: bool) -> Insert:
     does: 100%, and the first completion time kept. ON CONFLICT DO UPDATE skips the columns'
     onupdate, so updated_at is set here.
     """
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     at = bindparam("progress_at", type_=UTCDateTime())
     values = {
         "user_id": bindparam("progress_user_id", type_=_PROGRESS.c.user_id.type),

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.access import service as access_service
@@ -22,7 +21,7 @@ from companion.cache import Cache
 from companion.content import service as content_service
 from companion.content.schemas import ContentPack, OpenEndedQuestion, Quiz
 from companion.content.service import ContentCatalog
-from companion.db import serialize_writes, utcnow
+from companion.db import serialize_writes, upsert_insert, utcnow
 from companion.errors import Conflict
 from companion.progress import service as progress_service
 from companion.quizzes import grading
@@ -58,7 +57,7 @@ def _attempt_insert(dialect: str, columns: tuple[str, ...]) -> Insert:
         )
         .scalar_subquery()
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     values = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
     return (
         insert(table)

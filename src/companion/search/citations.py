@@ -7,14 +7,12 @@ import itertools
 import re
 
 from companion.content.schemas import Chapter, ContentPack
-from companion.search.lexical import WORD_PATTERN, split_words, stem_words, tokenize
+from companion.search.lexical import WORDS, split_words, stem_words, tokenize
 from companion.search.schemas import Citation
 
 SNIPPET_WORDS = 40
 # The words inside a whitespace-separated token, as the tokenizer splits them ("top-p," has "top").
 _WORD = re.compile(r"\w\w+")
-# The words `tokenize` finds, with their positions.
-_LOWER_WORD = re.compile(WORD_PATTERN)
 
 
 def citation(pack: ContentPack, chapter: Chapter, section_id: str) -> Citation:
@@ -75,7 +73,7 @@ def _matched_terms(tokens: list[str], terms: set[str]) -> list[set[str]]:
     if not wanted:
         return matched
     line_ends = list(itertools.accumulate(len(token) + 1 for token in lowered))
-    for found in _LOWER_WORD.finditer(joined):
+    for found in WORDS.finditer(joined):
         stem = wanted.get(found.group())
         if stem is not None:
             matched[bisect.bisect_right(line_ends, found.start())].add(stem)

@@ -18,8 +18,7 @@ IDS_FILE = "ids.json"
 # bm25s.tokenize's defaults (scikit-learn's CountVectorizer pattern, NLTK's English stopwords), applied
 # here directly: bm25s.tokenize builds a stopword set and progress bars per call, which costs more than
 # the tokenizing itself for the short texts of queries and snippets.
-WORD_PATTERN = r"(?u)\b\w\w+\b"
-_SPLIT = re.compile(WORD_PATTERN).findall
+WORDS = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 # A PyStemmer object is not safe to share between threads (searches run in worker threads).
 _STEMMERS = threading.local()
@@ -34,14 +33,14 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-case, split, drop English stopwords and stem; the same for passages and queries."""
-    split = [[word for word in _SPLIT(text.lower()) if word not in _STOPWORDS] for text in texts]
+    split = [[word for word in WORDS.findall(text.lower()) if word not in _STOPWORDS] for text in texts]
     stems = stem_words({word for words in split for word in words})
     return [[stems[word] for word in words] for words in split]
 
 
 def split_words(text: str) -> list[str]:
     """The words `tokenize` finds in an already lower-cased text, stopwords included, in order."""
-    return _SPLIT(text)
+    return WORDS.findall(text)
 
 
 def stem_words(words: Collection[str]) -> dict[str, str]:
