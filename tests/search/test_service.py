@@ -254,7 +254,7 @@ def test_snippets_highlight_stemmed_matches_around_the_best_window() -> None:
 
 
 def test_snippets_match_terms_token_by_token_as_the_tokenizer_does() -> None:
-    from companion.search.citations import _matched_terms
+    from companion.search.citations import _matched_terms, _wanted_words
     from companion.search.lexical import tokenize
 
     tokens = [
@@ -269,5 +269,10 @@ def test_snippets_match_terms_token_by_token_as_the_tokenizer_does() -> None:
     ]
     terms = {"top", "sampl", "istanbul", "token", "3d"}
 
-    assert _matched_terms(tokens, terms) == [set(words) & terms for words in tokenize(tokens)]
-    assert _matched_terms(tokens, {"absent"}) == [set() for _ in tokens]
+    def matched(terms: set[str]) -> dict[int, set[str]]:
+        joined = "\n".join(tokens).lower()
+        return _matched_terms(joined, _wanted_words(joined, terms))
+
+    expected = {index: set(words) & terms for index, words in enumerate(tokenize(tokens))}
+    assert matched(terms) == {index: found for index, found in expected.items() if found}
+    assert matched({"absent"}) == {}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 
 from companion.content.schemas import Chapter, ContentPack
-from companion.search.lexical import WORDS, split_words, stem_words, tokenize
+from companion.search.lexical import split_words, stem_words
 from companion.search.schemas import Citation
 
 SNIPPET_WORDS = 40
@@ -40,9 +38,12 @@ def snippet(text: str, terms: set[str], *, length: int = SNIPPET_WORDS) -> str:
     tokens = text.split()
     if not tokens:
         return ""
-    matched = _matched_terms(tokens, terms)
+    # One token a line: no word spans two lines, and a word's token is the number of line breaks before it.
+    joined = "\n".join(tokens).lower()
+    wanted = _wanted_words(joined, terms)
+    matched = _matched_terms(joined, wanted)
     start = 0
-    hits = [index for index, found in enumerate(matched) if found]
+    hits = sorted(matched)
     if hits and len(tokens) > length:
         best = (0, 0)
         for first in hits:
@@ -54,7 +55,7 @@ def snippet(text: str, terms: set[str], *, length: int = SNIPPET_WORDS) -> str:
         # Start a few words before the first match so that it reads in context.
         start = max(0, min(best[1] - 5, len(tokens) - length))
     shown = [
-        _bold(token, terms) if matched[index] else token
+        _bold(token, wanted) if index in matched else token
         for index, token in enumerate(tokens[start : start + length], start=start)
     ]
     prefix = "… " if start > 0 else ""
@@ -62,27 +63,39 @@ def snippet(text: str, terms: set[str], *, length: int = SNIPPET_WORDS) -> str:
     return prefix + " ".join(shown) + suffix
 
 
-def _matched_terms(tokens: list[str], terms: set[str]) -> list[set[str]]:
-    """Per token, the query terms it contains ("top-p," contains "top"), as `tokenize` finds them."""
-    lowered = [token.lower() for token in tokens]
-    # One token a line: no word spans two lines, so one pass over the joined text finds each token's
-    # words (and a token's line is found from where a word starts).
-    joined = "\n".join(lowered)
-    wanted = {word: stem for word, stem in stem_words(split_words(joined)).items() if stem in terms}
-    matched: list[set[str]] = [set() for _ in tokens]
-    if not wanted:
-        return matched
-    line_ends = list(itertools.accumulate(len(token) + 1 for token in lowered))
-    for found in WORDS.finditer(joined):
-        stem = wanted.get(found.group())
-        if stem is not None:
-            matched[bisect.bisect_right(line_ends, found.start())].add(stem)
+# Snippets are made on the event loop for every hit, so the helpers below avoid a Python step per word
+# of the passage: its distinct words are stemmed in one call, and only those stemming to a query term
+# are looked for.
+
+
+def _wanted_words(joined: str, terms: set[str]) -> dict[str, str]:
+    """The distinct words of a lower-cased text (split as by `tokenize`) stemming to a term, with the stem."""
+    return {word: stem for word, stem in stem_words(set(split_words(joined))).items() if stem in terms}
+
+
+def _matched_terms(joined: str, wanted: dict[str, str]) -> dict[int, set[str]]:
+    """The lines of `joined` containing wanted words, by line number, with the terms they contain."""
+    matched: dict[int, set[str]] = {}
+    for word, stem in wanted.items():
+        position = joined.find(word)
+        while position >= 0:
+            end = position + len(word)
+            # A whole word, as the tokenizer finds them: no word character (`\w`) on either side.
+            if (position == 0 or not _is_word_character(joined[position - 1])) and (
+                end == len(joined) or not _is_word_character(joined[end])
+            ):
+                matched.setdefault(joined.count("\n", 0, position), set()).add(stem)
+            position = joined.find(word, end)
     return matched
 
 
-def _bold(token: str, terms: set[str]) -> str:
+def _is_word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"  # what `\w` matches in a str pattern
+
+
+def _bold(token: str, wanted: dict[str, str]) -> str:
     def wrap(match: re.Match[str]) -> str:
         word = match.group(0)
-        return f"**{word}**" if terms.intersection(tokenize([word])[0]) else word
+        return f"**{word}**" if any(found in wanted for found in split_words(word.lower())) else word
 
     return _WORD.sub(wrap, token)

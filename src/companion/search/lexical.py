@@ -20,6 +20,9 @@ IDS_FILE = "ids.json"
 # the tokenizing itself for the short texts of queries and snippets.
 WORDS = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
+# Words stemmed so far (a word's stem never changes); emptied when full rather than evicted one by one.
+STEM_CACHE_SIZE = 50_000
+_STEMS: dict[str, str] = {}
 # A PyStemmer object is not safe to share between threads (searches run in worker threads).
 _STEMMERS = threading.local()
 
@@ -45,9 +48,23 @@ def split_words(text: str) -> list[str]:
 
 def stem_words(words: Collection[str]) -> dict[str, str]:
     """The stem of each of these lower-case words that is not a stopword."""
-    # Each distinct word is stemmed once (as bm25s does): stemming is the costly step.
-    unique = [word for word in dict.fromkeys(words) if word not in _STOPWORDS]
-    return dict(zip(unique, _stemmer().stemWords(unique), strict=True))
+    # Each distinct word is stemmed once (as bm25s does), and stems are remembered: snippets stem every
+    # word of each hit, and a course's vocabulary is small.
+    stems: dict[str, str] = {}
+    missing: list[str] = []
+    for word in set(words) - _STOPWORDS:
+        stem = _STEMS.get(word)
+        if stem is None:
+            missing.append(word)
+        else:
+            stems[word] = stem
+    if missing:
+        found = dict(zip(missing, _stemmer().stemWords(missing), strict=True))
+        stems.update(found)
+        if len(_STEMS) + len(found) > STEM_CACHE_SIZE:
+            _STEMS.clear()
+        _STEMS.update(found)
+    return stems
 
 
 class LexicalIndex:
