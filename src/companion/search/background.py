@@ -26,17 +26,24 @@ class ChildBuild:
     """One course version being indexed by a child process; `kill()` stops it from anywhere."""
 
     def __init__(self, settings: Settings, pack: ContentPack) -> None:
+        self.settings = settings
+        self.pack = pack
         self.label = f"{pack.course.id} version {pack.version[:12]}"
-        self._job = pickle.dumps((settings, pack))
         self._process: asyncio.subprocess.Process | None = None
 
     async def run(self) -> None:
         """Start the child and wait for it to finish; cancelled, it kills the child."""
+        job = await asyncio.to_thread(pickle.dumps, (self.settings, self.pack))  # a book's pack: MBs
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "companion.search.build", stdin=asyncio.subprocess.PIPE
+            sys.executable,
+            "-m",
+            "companion.search.build",
+            stdin=asyncio.subprocess.PIPE,
+            # The server's stdout may carry a protocol (MCP over stdio); the child logs to stderr.
+            stdout=asyncio.subprocess.DEVNULL,
         )
         try:
-            await self._process.communicate(self._job)
+            await self._process.communicate(job)
         finally:
             self.kill()  # when cancelled or interrupted: no child outlives its build
         code = self._process.returncode

@@ -110,7 +110,8 @@ def compact_model_in_child(cache_dir: Path) -> bytes | None:
         return saved
     command = [sys.executable, "-m", "companion.search.model_tables", str(cache_dir)]
     try:
-        subprocess.run(command, check=True, timeout=REWRITE_TIMEOUT_SECONDS)
+        # Not the server's stdout, which may carry a protocol (MCP over stdio).
+        subprocess.run(command, check=True, timeout=REWRITE_TIMEOUT_SECONDS, stdout=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as error:
         logger.warning("embedding model kept as shipped, the process rewriting its tables failed: %s", error)
         return None
