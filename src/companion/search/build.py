@@ -1,7 +1,10 @@
-"""Building search indexes now, with progress shown: for `companion index build` and prepared data dirs."""
+"""Building search indexes now, with progress shown: for `companion index build`, prepared data dirs, and
+the child process a server builds in (`python -m companion.search.build`, see `background`)."""
 
 from __future__ import annotations
 
+import logging
+import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -10,8 +13,12 @@ from tqdm import tqdm
 
 from companion.config import Settings
 from companion.content.schemas import ContentPack
+from companion.observability import configure_logging
 from companion.search.engine import BuildReport
 from companion.search.index import CourseSearch
+
+# Named, not __name__: this module runs as __main__ in the child.
+logger = logging.getLogger("companion.search.build")
 
 # Without a terminal (CI logs, a pipe) progress is a plain line this often, not a redrawn bar.
 PLAIN_PROGRESS_SECONDS = 10.0
@@ -92,3 +99,18 @@ def build_indexes(
     finally:
         search.close()
     return reports
+
+
+def main() -> None:
+    """Index the course version whose settings and pack a server sent on stdin (pickled), logging progress."""
+    settings, pack = pickle.load(sys.stdin.buffer)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    try:
+        build_indexes(settings, [pack], only_missing=False, echo=logger.info)
+    except Exception:
+        logger.exception("search index build of %s failed", pack.course.id)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,6 @@ Embedding is CPU-bound (MiniLM) or network-bound (OpenAI) and synchronous: async
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.resources
 import logging
@@ -301,9 +300,14 @@ def load_embedder(settings: Settings) -> Embedder | None:
         return MiniLMEmbedder(
             files=model_files_from_dir(settings.embedding_model_dir), threads=settings.embedding_threads
         )
-    from companion.search.model_tables import compact_model
+    from companion.search.model_tables import compact_model_in_child
 
-    shipped = shipped_model_files()
-    # The same model and vectors, with its embedding tables kept int8 in memory (model_tables.py).
-    files = dataclasses.replace(shipped, model=compact_model(shipped.model, settings.data_dir / "models"))
+    # The same model and vectors, with its embedding tables kept int8 in memory (model_tables.py). The
+    # rewrite is pinned by its own sha256, which only the pinned shipped model yields: when it is saved,
+    # the 23 MB shipped file need not be read and hashed too.
+    model = compact_model_in_child(settings.data_dir / "models")
+    if model is None:
+        model = _read_pinned(MINILM_MODEL_PACKAGE, MINILM_MODEL_FILE, MINILM_MODEL_SHA256)
+    tokenizer = _read_pinned(MINILM_TOKENIZER_PACKAGE, MINILM_TOKENIZER_FILE, MINILM_TOKENIZER_SHA256)
+    files = ModelFiles(name=MINILM_NAME, model=model, tokenizer=tokenizer)
     return MiniLMEmbedder(files=files, threads=settings.embedding_threads)

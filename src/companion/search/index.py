@@ -1,9 +1,9 @@
 """The search indexes' lifecycle: one hybrid index per course and content version, built, loaded and swapped.
 
 `CourseSearch` owns the process's embedder and an index per course for the catalogue's current version.
-A newly published version is indexed in a worker thread while the previous one keeps answering, then
-swapped in. When the model or the vector store is unavailable, every index still answers from BM25 and
-says why.
+A newly published version is indexed in the background (by a child process: `background`) while the
+previous one keeps answering, then swapped in; a failed build is retried after `retry_seconds`. When
+the model or the vector store is unavailable, every index still answers from BM25 and says why.
 
 Vectors live in one content-addressed collection per course and embedder (see `vectors`), so a new
 version embeds only its new texts. A build copies its version's vectors into the version's index folder;
@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from cachetools import LRUCache
 from companion.config import Settings
 from companion.content.schemas import ContentPack
 from companion.search import chunking
+from companion.search.background import ChildBuild
 from companion.search.embeddings import Embedder, EmbeddingUnavailable, load_embedder
 from companion.search.engine import (
     BuildReport,
@@ -67,6 +69,7 @@ INDEX_FORMAT = 2
 SUPERSEDED_GRACE_SECONDS = 600.0
 # How long a build waits for another process to release the embedded vector store (another build).
 STORE_WAIT_SECONDS = 3600.0
+BUILD_RETRY_SECONDS = 60.0  # after a failed background build, before a request may start another
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,8 @@ class CourseSearch:
         unavailable_reason: str | None = None,
     ) -> None:
         self.settings = settings
+        # Background builds in a child process loading the settings' embedder (as `open` does), else a thread.
+        self.build_in_child = False
         # A client kept open for the process's life (a Qdrant server); without one, builds open the
         # embedded store only while they write.
         self.vectors = vectors
@@ -165,6 +170,9 @@ class CourseSearch:
         self.retention_seconds = max(SUPERSEDED_GRACE_SECONDS, 10 * settings.content_refresh_seconds)
         self._entries: dict[str, CourseIndex] = {}
         self._builds: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._children: dict[tuple[str, str], ChildBuild] = {}
+        self._failed_at: dict[tuple[str, str], float] = {}
+        self.retry_seconds = BUILD_RETRY_SECONDS
 
     @classmethod
     def open(cls, settings: Settings) -> CourseSearch:
@@ -183,10 +191,14 @@ class CourseSearch:
                 logger.warning("Search runs on BM25 only: %s", error.message)
                 reason = error.message
                 embedder = None
-        return cls(settings, vectors=vectors, embedder=embedder, unavailable_reason=reason)
+        search = cls(settings, vectors=vectors, embedder=embedder, unavailable_reason=reason)
+        search.build_in_child = embedder is not None
+        return search
 
     def close(self) -> None:
-        """Cancel background builds and release the Qdrant server client, if any."""
+        """Stop background builds (their child processes killed) and release the Qdrant server client."""
+        for child in self._children.values():
+            child.kill()
         for task in self._builds.values():
             task.cancel()
         if self.vectors is not None:
@@ -285,14 +297,17 @@ class CourseSearch:
         version answers from the new one's BM25 as soon as it is saved.
         """
         entry = self._entries.get(pack.course.id)
+        key = (pack.course.id, pack.version)
         if entry is not None and entry.pack.version == pack.version:
+            if not entry.ready and self._may_build(key):
+                # Its build failed: try again, searching this entry lexically meanwhile.
+                self._builds[key] = asyncio.create_task(self._build_in_background(entry))
             return entry
         if self.is_built(pack):
             loaded = await asyncio.to_thread(self._load_entry, pack)
             self._entries[pack.course.id] = loaded
             return loaded
-        key = (pack.course.id, pack.version)
-        if key not in self._builds:
+        if self._may_build(key):
             fresh = CourseIndex(pack=pack, index=self._open_index(pack), ready=False)
             if entry is None:
                 self._entries[pack.course.id] = entry = fresh
@@ -304,19 +319,34 @@ class CourseSearch:
         """Wait until the background builds started so far have finished."""
         await asyncio.gather(*self._builds.values(), return_exceptions=True)
 
+    def _may_build(self, key: tuple[str, str]) -> bool:
+        """Whether a background build of this version may start: none running, none failed just now."""
+        failed_at = self._failed_at.get(key, -math.inf)
+        return key not in self._builds and time.monotonic() - failed_at >= self.retry_seconds
+
     async def _build_in_background(self, entry: CourseIndex) -> None:
         pack = entry.pack
         key = (pack.course.id, pack.version)
         try:
             logger.info("building the search index of %s version %s", pack.course.id, pack.version[:12])
-            await asyncio.to_thread(self.build, pack, index=entry.index)
+            if self.build_in_child:
+                if not len(entry.index):  # searched lexically from memory until the child has finished
+                    passages = chunking.passages(pack, created_at=datetime.now(UTC))
+                    await asyncio.to_thread(entry.index.build_lexical, passages, save=False)
+                self._children[key] = ChildBuild(self.settings, pack)
+                await self._children[key].run()
+            else:
+                await asyncio.to_thread(self.build, pack, index=entry.index)
             # Another process may have built it while this one waited: its files are the index then.
             built = await asyncio.to_thread(self._load_entry, pack)
             self._entries[pack.course.id] = built
-        except Exception:  # a failed build must not take search down; the next request retries
-            logger.exception("search index build failed for %s", pack.course.id)
+            self._failed_at.pop(key, None)
+        except Exception:  # a failed build must not take search down: lexical search goes on
+            logger.exception("search index build failed for %s; a later request retries it", pack.course.id)
+            self._failed_at[key] = time.monotonic()
         finally:
             self._builds.pop(key, None)
+            self._children.pop(key, None)
 
     @contextlib.contextmanager
     def _store(self) -> Iterator[VectorStore]:

@@ -5,7 +5,9 @@ The shipped model stores its weights as int8 with a per-row scale, turned into f
 alone takes 47 MB of float32. Looking rows up first (`Gather` on the int8 table and on its scale) and
 only then converting them computes exactly the same numbers, while the table stays int8. The rewritten
 model is written once to the data dir and checked against its pinned sha256 at every load, like the
-shipped file; the `onnx` package that rewrites it is imported only when the file must be written.
+shipped file. The `onnx` package that rewrites it (~12 MiB) is imported only when the file must be
+written, and then by a short child process (`python -m companion.search.model_tables DIR`), so that
+it never stays in a server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,6 +25,8 @@ logger = logging.getLogger(__name__)
 # The rewrite of the pinned shipped model (embeddings.MINILM_MODEL_SHA256) by the pinned onnx version.
 GATHERED_MODEL_SHA256 = "2dffa9fcf98eb722d123620c275d6b6cd42752c07ba58900e625bae2e79e20bf"
 GATHERED_MODEL_FILE = f"minilm-int8-gathered-{GATHERED_MODEL_SHA256[:16]}.onnx"
+# Importing onnx and rewriting takes about a second; a very busy machine gets much longer.
+REWRITE_TIMEOUT_SECONDS = 300.0
 
 
 def gather_before_dequantising(model: bytes) -> bytes:
@@ -59,15 +65,21 @@ def gather_before_dequantising(model: bytes) -> bytes:
     return rewritten
 
 
+def saved_model(cache_dir: Path) -> bytes | None:
+    """The rewritten model saved in `cache_dir`, or None when it is missing or not exactly the pinned one."""
+    try:
+        saved = (Path(cache_dir) / GATHERED_MODEL_FILE).read_bytes()
+    except OSError:
+        return None
+    return saved if hashlib.sha256(saved).hexdigest() == GATHERED_MODEL_SHA256 else None
+
+
 def compact_model(model: bytes, cache_dir: Path) -> bytes:
     """The rewritten model, read from `cache_dir` or written there once; `model` itself if that fails."""
     path = Path(cache_dir) / GATHERED_MODEL_FILE
-    try:
-        cached = path.read_bytes()
-    except OSError:
-        cached = None
-    if cached is not None and hashlib.sha256(cached).hexdigest() == GATHERED_MODEL_SHA256:
-        return cached
+    saved = saved_model(cache_dir)
+    if saved is not None:
+        return saved
     try:
         rewritten = gather_before_dequantising(model)
     except Exception as error:  # onnx raises its own untyped errors: serve the original model instead
@@ -89,3 +101,35 @@ def compact_model(model: bytes, cache_dir: Path) -> bytes:
     except OSError as error:
         logger.warning("the rewritten embedding model could not be saved in %s: %s", cache_dir, error)
     return rewritten
+
+
+def compact_model_in_child(cache_dir: Path) -> bytes | None:
+    """The rewritten model, written to `cache_dir` by a child process when missing; None if that fails."""
+    saved = saved_model(cache_dir)
+    if saved is not None:
+        return saved
+    command = [sys.executable, "-m", "companion.search.model_tables", str(cache_dir)]
+    try:
+        # Not the server's stdout, which may carry a protocol (MCP over stdio).
+        subprocess.run(command, check=True, timeout=REWRITE_TIMEOUT_SECONDS, stdout=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as error:
+        logger.warning("embedding model kept as shipped, the process rewriting its tables failed: %s", error)
+        return None
+    return saved_model(cache_dir)
+
+
+def main() -> None:
+    """Write the rewrite of the shipped model into the folder given as the first argument."""
+    # Imported here: this module is imported by the embeddings module, which the child needs for the
+    # shipped model (read and checked against its pinned sha256, so a damaged install is refused).
+    from companion.search.embeddings import shipped_model_files
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    cache_dir = Path(sys.argv[1])
+    compact_model(shipped_model_files().model, cache_dir)
+    if saved_model(cache_dir) is None:
+        raise SystemExit(1)  # why was logged
+
+
+if __name__ == "__main__":
+    main()
