@@ -5,8 +5,9 @@
 Indexes the 5,183 SciFact abstracts (title + " " + text) with the product's HybridIndex (BM25, MiniLM
 embeddings in embedded Qdrant, the configured fusion), runs the 300 test claims, and prints nDCG@10,
 Recall@100 and MRR@10 for BM25 alone, embeddings alone, hybrid and hybrid with the other fusion method,
-the build throughput, the p50/p95 latency of a hybrid search (query embedding included), and the peak
-RSS. The last line is one JSON object. Passage embeddings are cached under data/bench/ keyed by the
+then embeddings and hybrid again with queries embedded by the int8 query model (the `*_int8q` rows: the
+product's default, `embedding_query_precision`), the build throughput, the CPU of a query's embedding and
+the p50/p95 latency of a hybrid search with each query model, and the peak RSS. The last line is one JSON object. Passage embeddings are cached under data/bench/ keyed by the
 model's sha256, so only the first run pays for embedding the corpus; the live build rate is measured on
 an evenly spaced sample every time (--build-sample), against the bare model embedding the same texts in
 one call (the same MiniLMEmbedder), in the same run. --sweep adds a grid over fusion methods, weights,
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from companion.config import Settings
-from companion.search.embeddings import MINILM_MODEL_SHA256, MiniLMEmbedder
+from companion.search.embeddings import MINILM_MODEL_SHA256, MiniLMEmbedder, load_query_embedder
 from companion.search.engine import HybridIndex, Passage, ProgressCallback
 from companion.search.fusion import FusionConfig, fuse
 from companion.search.vectors import VectorStore
@@ -282,21 +283,45 @@ def main() -> None:
             result = index.search(text, limit=100, candidates=args.candidates)
             hybrid[query_id] = [hit.id for hit in result.hits]
 
-        latencies = []
-        for text in queries.values():
-            search_started = time.perf_counter()
-            index.search(text, limit=10, candidates=args.candidates)
-            latencies.append((time.perf_counter() - search_started) * 1000)
+        # The same index searched with the int8 query model (the product's default for queries).
+        query_model = load_query_embedder(Settings(data_dir=args.cache_dir, _env_file=None))  # type: ignore[call-arg]
+        if query_model is None:
+            raise SystemExit("the int8 query model could not be made (see the warning above)")
+        semantic_int8: ScoredRun = {}
+        hybrid_int8: Run = {}
+        index.embedder = query_model
+        for query_id, text in queries.items():
+            semantic_int8[query_id] = index.search_semantic(text, limit=DEPTH)
+            result = index.search(text, limit=100, candidates=args.candidates)
+            hybrid_int8[query_id] = [hit.id for hit in result.hits]
+
+        query_cpu_ms: dict[str, float] = {}
+        latencies: dict[str, list[float]] = {}
+        for label, query_embedder in (("float32", embedder.inner), ("int8", query_model)):
+            index.embedder = query_embedder
+            started_cpu = cpu_seconds()
+            for text in queries.values():
+                query_embedder.embed([text])
+            query_cpu_ms[label] = (cpu_seconds() - started_cpu) / len(queries) * 1000
+            latencies[label] = []
+            for text in queries.values():
+                search_started = time.perf_counter()
+                index.search(text, limit=10, candidates=args.candidates)
+                latencies[label].append((time.perf_counter() - search_started) * 1000)
         vectors.close()
 
     modes = {
         "bm25": evaluate({query_id: ranking(scored) for query_id, scored in lexical.items()}, qrels),
         "embeddings": evaluate({query_id: ranking(scored) for query_id, scored in semantic.items()}, qrels),
         "hybrid": evaluate(hybrid, qrels),
+        "embeddings_int8q": evaluate(
+            {query_id: ranking(scored) for query_id, scored in semantic_int8.items()}, qrels
+        ),
+        "hybrid_int8q": evaluate(hybrid_int8, qrels),
         # The other fusion method on the same retrieval results, for comparison.
         f"hybrid_{other.method}": evaluate(fuse_run(lexical, semantic, other, args.candidates), qrels),
     }
-    cuts = statistics.quantiles(latencies, n=100)
+    cuts = {label: statistics.quantiles(values, n=100) for label, values in latencies.items()}
     results: dict[str, Any] = {
         "benchmark": "scifact",
         "documents": len(passages),
@@ -317,8 +342,15 @@ def main() -> None:
         # CPU per passage does not depend on what else the machine runs meanwhile (wall-clock rates do).
         "live_build_cpu_ms_per_passage": round(build_cpu_ms, 1),
         "embed_cpu_ms_per_passage": round(embed_cpu_ms, 1),
-        "search_p50_ms": round(cuts[49], 1),
-        "search_p95_ms": round(cuts[94], 1),
+        **{
+            f"{label}_queries_{name}": round(value, 1)
+            for label in ("float32", "int8")
+            for name, value in (
+                ("embed_cpu_ms", query_cpu_ms[label]),
+                ("search_p50_ms", cuts[label][49]),
+                ("search_p95_ms", cuts[label][94]),
+            )
+        },
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -336,7 +368,13 @@ def main() -> None:
         f"CPU per passage: live build {results['live_build_cpu_ms_per_passage']} ms, bare model "
         f"{results['embed_cpu_ms_per_passage']} ms"
     )
-    print(f"hybrid search latency: p50 {results['search_p50_ms']} ms, p95 {results['search_p95_ms']} ms")
+    for label in ("float32", "int8"):
+        print(
+            f"{label} queries: embedding CPU {results[f'{label}_queries_embed_cpu_ms']} ms per query; hybrid "
+            f"search p50 {results[f'{label}_queries_search_p50_ms']} ms, "
+            f"p95 {results[f'{label}_queries_search_p95_ms']} ms"
+        )
+    print("(rows *_int8q: the same index searched with the int8 query model, the default for queries)")
     print(f"peak RSS: {results['peak_rss_mb']} MB")
     if args.sweep:
         rows = sorted(sweep(lexical, semantic, qrels), key=lambda row: row["ndcg@10"], reverse=True)

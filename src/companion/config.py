@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # A folder with model.onnx and tokenizer.json to use instead of the shipped MiniLM files
     # (identical files are recognised by hash; another model gets an index of its own).
     embedding_model_dir: Path | None = None
+    # How the shipped MiniLM embeds queries: "int8" arithmetic (about half the CPU, nearly the same vector:
+    # see the README's benchmarks for search quality) or "float32", exactly as passages are embedded.
+    embedding_query_precision: Literal["int8", "float32"] = "int8"
     # Inference threads per MiniLM call; unset = up to 4. On a busy 2-core host, 1 steadies query latency.
     embedding_threads: int | None = None
     openai_api_key: str | None = None

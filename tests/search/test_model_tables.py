@@ -1,4 +1,4 @@
-"""The served MiniLM keeps its embedding tables int8: the very same vectors, from a pinned rewrite."""
+"""The served MiniLM keeps its embedding tables int8 (the very same vectors) and embeds queries in int8."""
 
 from __future__ import annotations
 
@@ -9,11 +9,26 @@ import numpy as np
 import pytest
 
 from companion.config import Settings
+from companion.content.validation import load_pack
 from companion.search import embeddings, model_tables
-from companion.search.embeddings import MiniLMEmbedder, load_embedder, shipped_model_files
-from companion.search.model_tables import GATHERED_MODEL_FILE, compact_model, saved_model
+from companion.search.embeddings import (
+    MiniLMEmbedder,
+    load_embedder,
+    load_query_embedder,
+    shipped_model_files,
+)
+from companion.search.index import CourseSearch
+from companion.search.model_tables import (
+    GATHERED_MODEL_FILE,
+    QUERY_MODEL_FILE,
+    QUERY_MODEL_SHA256,
+    compact_model,
+    saved_model,
+)
+from tests.search.conftest import CountingEmbedder
 
 GOLDEN = Path(__file__).with_name("golden_minilm.json")
+SHIPPED_COURSE = Path(__file__).resolve().parents[2] / "courses" / "genai-fundamentals"
 
 
 def test_the_served_model_embeds_exactly_as_the_shipped_one(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
@@ -64,3 +79,54 @@ def test_a_saved_rewrite_is_served_without_reading_the_shipped_model_again(
     served = load_embedder(Settings(data_dir=tmp_path))
 
     assert isinstance(served, MiniLMEmbedder) and served.name == embeddings.MINILM_NAME
+
+
+def test_queries_are_embedded_by_the_int8_model_near_the_exact_vectors(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    golden = json.loads(GOLDEN.read_text())
+    queries = [*golden["sentences"], "How does a ROS 2 service differ from a topic?"]
+
+    fast = load_query_embedder(Settings(data_dir=tmp_path))
+
+    assert isinstance(fast, MiniLMEmbedder) and fast.name == minilm.name  # the same vector space
+    assert saved_model(tmp_path / "models", QUERY_MODEL_FILE, QUERY_MODEL_SHA256) is not None
+    vectors, exact = fast.embed(queries), minilm.embed(queries)
+    assert not np.array_equal(vectors, exact)  # another computation...
+    assert np.min(np.sum(vectors * exact, axis=1)) > 0.97  # ...of nearly the same vectors
+    assert load_query_embedder(Settings(data_dir=tmp_path, embedding_query_precision="float32")) is None
+
+
+def test_a_damaged_query_model_is_never_loaded_but_written_again(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / QUERY_MODEL_FILE).write_bytes(b"not the query model")
+
+    assert load_query_embedder(Settings(data_dir=tmp_path)) is not None
+    assert saved_model(models, QUERY_MODEL_FILE, QUERY_MODEL_SHA256) is not None
+
+
+async def test_a_search_embeds_queries_with_its_query_model_and_passages_with_the_exact_one(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    passages, queries = CountingEmbedder(minilm), CountingEmbedder(minilm)
+    search = CourseSearch(settings, embedder=passages, query_embedder=queries)
+    pack = load_pack(SHIPPED_COURSE)
+    try:
+        search.build(pack)
+        await search.retrieve(pack, "What is a token?")
+    finally:
+        search.close()
+
+    assert len(passages.embedded) > 10 and "What is a token?" not in passages.embedded
+    assert queries.embedded == ["What is a token?"]
+
+
+def test_a_server_loads_the_passages_model_only_when_it_builds(tmp_path: Path) -> None:
+    search = CourseSearch.open(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    try:
+        assert search.build_in_child and search._passage_embedder is None
+        assert search.passage_embedder().name == embeddings.MINILM_NAME
+    finally:
+        search.close()

@@ -10,12 +10,14 @@ import hashlib
 import importlib.resources
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from cachetools import LRUCache
 from tokenizers import Encoding, Tokenizer
 
 from companion.config import Settings
@@ -41,6 +43,9 @@ MODEL_DIR_FILES = ("model.onnx", "tokenizer.json")
 # all-MiniLM-L6-v2 was trained with 256-token inputs (its sentence_bert_config.json).
 MINILM_MAX_TOKENS = 256
 MINILM_DIMENSION = 384
+
+# Recent queries whose vectors are remembered (QueryVectorCache).
+QUERY_CACHE_SIZE = 1024
 
 OPENAI_MODEL = "text-embedding-3-small"
 OPENAI_DIMENSION = 1536
@@ -228,6 +233,29 @@ class MiniLMEmbedder:
         return _normalise(pooled)
 
 
+class QueryVectorCache:
+    """An embedder that remembers the vectors of recent single queries (passages go through uncached)."""
+
+    def __init__(self, inner: Embedder, size: int = QUERY_CACHE_SIZE) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts`; a single text already seen is answered from memory."""
+        if len(texts) != 1:
+            return self.inner.embed(texts)
+        with self._lock:
+            cached = self._vectors.get(texts[0])
+        if cached is None:
+            cached = self.inner.embed(texts)[0]
+            with self._lock:
+                self._vectors[texts[0]] = cached
+        return cached[np.newaxis, :].copy()
+
+
 class OpenAIEmbedder:
     """OpenAI text-embedding-3-small (1536-d) over plain HTTP; any OpenAI-compatible endpoint works."""
 
@@ -308,6 +336,38 @@ def load_embedder(settings: Settings) -> Embedder | None:
     model = compact_model_in_child(settings.data_dir / "models")
     if model is None:
         model = _read_pinned(MINILM_MODEL_PACKAGE, MINILM_MODEL_FILE, MINILM_MODEL_SHA256)
+    return MiniLMEmbedder(files=_shipped_with(model), threads=settings.embedding_threads)
+
+
+def load_query_embedder(settings: Settings) -> Embedder | None:
+    """The embedder for queries when it is not the passages' one (the int8 MiniLM), else None."""
+    if (
+        settings.embedding_provider != "minilm"
+        or settings.embedding_model_dir
+        or settings.embedding_query_precision != "int8"
+    ):
+        return None
+    from companion.search.model_tables import (
+        QUERY_MODEL_FILE,
+        QUERY_MODEL_SHA256,
+        compact_model_in_child,
+        saved_model,
+    )
+
+    cache_dir = settings.data_dir / "models"
+    model = saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256)
+    if model is None:  # written with the rewritten model, by the same child process
+        compact_model_in_child(cache_dir)
+        model = saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256)
+    if model is None:
+        logger.warning("queries are embedded by the exact model: the int8 query model is unavailable")
+        return None
+    # One thread a query: concurrent queries share the cores at less CPU each (a second thread costs
+    # about a third more CPU for a short text), at a millisecond or two more for a lone query.
+    return MiniLMEmbedder(files=_shipped_with(model), threads=settings.embedding_threads or 1)
+
+
+def _shipped_with(model: bytes) -> ModelFiles:
+    """The shipped MiniLM's name and tokenizer with this (derived, pinned) model."""
     tokenizer = _read_pinned(MINILM_TOKENIZER_PACKAGE, MINILM_TOKENIZER_FILE, MINILM_TOKENIZER_SHA256)
-    files = ModelFiles(name=MINILM_NAME, model=model, tokenizer=tokenizer)
-    return MiniLMEmbedder(files=files, threads=settings.embedding_threads)
+    return ModelFiles(name=MINILM_NAME, model=model, tokenizer=tokenizer)

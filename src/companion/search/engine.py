@@ -233,18 +233,27 @@ class HybridIndex:
         self._state = _State(ordered, lexical, None)
 
     def build_vectors(
-        self, store: VectorStore | None, *, on_progress: ProgressCallback | None = None
+        self,
+        store: VectorStore | None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        embedder: Embedder | None = None,
     ) -> BuildReport:
-        """Embed what `store` lacks of the lexically built passages, then save and serve their vectors."""
+        """Embed what `store` lacks of the lexically built passages, then save and serve their vectors.
+
+        `embedder` embeds the passages when queries have their own (it must share the vectors' space).
+        """
         passages = self._state.ordered
-        reason = "no embedding model is configured" if self.embedder is None else None
+        embedder = embedder or self.embedder
+        reason = "no embedding model is configured" if embedder is None else None
         if reason is None and store is None:
             reason = "no vector store is available"
         embedded = 0
         if reason is None:
             assert store is not None
+            assert embedder is not None
             try:
-                embedded = self._sync_vectors(store, on_progress)
+                embedded = self._sync_vectors(store, embedder, on_progress)
             except (EmbeddingUnavailable, VectorStoreUnavailable) as error:
                 logger.warning("Search index %s built without embeddings: %s", self.collection, error)
                 reason = str(error)
@@ -356,10 +365,11 @@ class HybridIndex:
             return "the passages are not embedded yet"
         return None
 
-    def _sync_vectors(self, store: VectorStore, on_progress: ProgressCallback | None) -> int:
+    def _sync_vectors(
+        self, store: VectorStore, embedder: Embedder, on_progress: ProgressCallback | None
+    ) -> int:
         """Embed and store the texts the store lacks, then load every passage's vector; how many embedded."""
-        assert self.embedder is not None
-        embedder, state = self.embedder, self._state
+        state = self._state
         store.ensure_collection(self.collection, dimension=embedder.dimension, embedder_name=embedder.name)
         hashes = [content_hash(passage) for passage in state.ordered]
         missing = store.missing(self.collection, hashes)

@@ -41,14 +41,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-from cachetools import LRUCache
-
 from companion.config import Settings
 from companion.content.schemas import ContentPack
 from companion.search import chunking
 from companion.search.background import ChildBuild
-from companion.search.embeddings import Embedder, EmbeddingUnavailable, load_embedder
+from companion.search.embeddings import (
+    Embedder,
+    EmbeddingUnavailable,
+    QueryVectorCache,
+    load_embedder,
+    load_query_embedder,
+)
 from companion.search.engine import (
     BuildReport,
     HybridIndex,
@@ -63,7 +66,6 @@ from companion.search.vectors import FilterValue, VectorStore, VectorStoreUnavai
 logger = logging.getLogger(__name__)
 
 MANIFEST_SUFFIX = ".manifest.json"
-QUERY_CACHE_SIZE = 1024
 # The layout of index folders: a manifest of another format is rebuilt, not trusted.
 INDEX_FORMAT = 2
 SUPERSEDED_GRACE_SECONDS = 600.0
@@ -118,29 +120,6 @@ class Retrieval:
     degraded_reason: str | None
 
 
-class _QueryVectorCache:
-    """An embedder that remembers the vectors of recent single queries (passages go through uncached)."""
-
-    def __init__(self, inner: Embedder, size: int = QUERY_CACHE_SIZE) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-        self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=size)
-        self._lock = threading.Lock()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts`; a single text already seen is answered from memory."""
-        if len(texts) != 1:
-            return self.inner.embed(texts)
-        with self._lock:
-            cached = self._vectors.get(texts[0])
-        if cached is None:
-            cached = self.inner.embed(texts)[0]
-            with self._lock:
-                self._vectors[texts[0]] = cached
-        return cached[np.newaxis, :].copy()
-
-
 def version_key(course_id: str, version: str) -> str:
     """The name of one course version's index folder and manifest."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{course_id}__{version}")
@@ -154,6 +133,7 @@ class CourseSearch:
         settings: Settings,
         *,
         embedder: Embedder | None,
+        query_embedder: Embedder | None = None,
         vectors: VectorStore | None = None,
         unavailable_reason: str | None = None,
     ) -> None:
@@ -163,7 +143,13 @@ class CourseSearch:
         # A client kept open for the process's life (a Qdrant server); without one, builds open the
         # embedded store only while they write.
         self.vectors = vectors
-        self.embedder = _QueryVectorCache(embedder) if embedder is not None else None
+        # Queries may have an embedder of their own (the int8 MiniLM), in the passages' vector space.
+        # Given one alone, the passages' embedder is loaded on a process's first build (most servers
+        # build in a child process and never load it).
+        query_side = query_embedder or embedder
+        self.embedder = QueryVectorCache(query_side) if query_side is not None else None
+        self._passage_embedder = embedder
+        self._passage_embedder_lock = threading.Lock()
         # Why semantic search is off for the whole process, when it is.
         self.unavailable_reason = unavailable_reason
         self.fusion = FusionConfig.from_settings(settings)
@@ -179,20 +165,29 @@ class CourseSearch:
         """Load the embedder (blocking) and connect to a Qdrant server if one is configured."""
         vectors: VectorStore | None = None
         embedder: Embedder | None = None
+        query_embedder: Embedder | None = None
         reason: str | None = None
         if settings.embedding_provider == "none":
             reason = "no embedding model is configured"
         else:
             try:
-                embedder = load_embedder(settings)
+                query_embedder = load_query_embedder(settings)
+                if query_embedder is None:
+                    embedder = load_embedder(settings)
                 if settings.qdrant_url:
                     vectors = VectorStore.open(settings)
             except (VectorStoreUnavailable, EmbeddingUnavailable) as error:
                 logger.warning("Search runs on BM25 only: %s", error.message)
                 reason = error.message
-                embedder = None
-        search = cls(settings, vectors=vectors, embedder=embedder, unavailable_reason=reason)
-        search.build_in_child = embedder is not None
+                embedder = query_embedder = None
+        search = cls(
+            settings,
+            vectors=vectors,
+            embedder=embedder,
+            query_embedder=query_embedder,
+            unavailable_reason=reason,
+        )
+        search.build_in_child = search.embedder is not None
         return search
 
     def close(self) -> None:
@@ -259,13 +254,14 @@ class CourseSearch:
             else:
                 try:
                     with self._store() as store:
-                        report = index.build_vectors(store, on_progress=on_progress)
+                        embedder = self.passage_embedder()
+                        report = index.build_vectors(store, on_progress=on_progress, embedder=embedder)
                         self._write_manifest(pack, created_at, report)
                         if report.mode == "hybrid":
                             deleted = self._collect(pack, store, retention_seconds=self.retention_seconds)
                             report = dataclasses.replace(report, deleted=deleted)
                         return report
-                except VectorStoreUnavailable as error:
+                except (VectorStoreUnavailable, EmbeddingUnavailable) as error:
                     logger.warning("Search index of %s built without embeddings: %s", pack.course.id, error)
                     report = BuildReport(
                         passages=len(index), embedded=0, deleted=0, mode="lexical", degraded_reason=str(error)
@@ -444,20 +440,27 @@ class CourseSearch:
         staging.write_text(json.dumps(body, indent=2), encoding="utf-8")
         os.replace(staging, path)
 
+    def passage_embedder(self) -> Embedder:
+        """The embedder of passages, loaded on first use when queries have their own (`__init__`)."""
+        assert self.embedder is not None, "embeddings are off"
+        with self._passage_embedder_lock:
+            if self._passage_embedder is None:
+                self._passage_embedder = load_embedder(self.settings)
+            assert self._passage_embedder is not None
+            return self._passage_embedder
+
     def _open_index(self, pack: ContentPack) -> HybridIndex:
         embedder = self.embedder
         return HybridIndex(
             collection=collection_name(pack.course.id, embedder.name if embedder else "none"),
             index_dir=self.index_dir(pack),
-            # Passages are embedded in batches, past the query cache.
-            embedder=embedder.inner if embedder is not None else None,
+            # Queries go through the cache of recent query vectors; `build` gives the passages' embedder.
+            embedder=embedder,
             fusion=self.fusion,
         )
 
     def _load_entry(self, pack: ContentPack) -> CourseIndex:
         index = self._open_index(pack)
-        # Queries go through the cache of recent query vectors.
-        index.embedder = self.embedder
         return CourseIndex(
             pack=pack, index=index, ready=True, document_frequency=index.lexical.document_frequency()
         )
