@@ -124,7 +124,11 @@ class _AnnouncingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        gc.enable()  # paused by `serve` while starting
+        # Paused by `serve` while starting. What starting made goes to the oldest generation, as if it had
+        # survived collections: the next young collections would otherwise walk all of it at once.
+        gc.freeze()
+        gc.unfreeze()
+        gc.enable()
         if self.started and not self.should_exit:
             url = f"http://{self.config.host}:{self.config.port}"
             typer.echo(f"Course Companion is listening on {url}  (API docs: {url}/docs)")
