@@ -4,9 +4,8 @@
    the shipped course) and is timed until `/healthz` answers, until a free chapter is first read (a
    real request: the database, the catalogue and the response path all working), with the server's CPU
    seconds at each (user + system, all its threads: steadier than wall time on a busy machine), until the
-   first search
-   answers (and with what `mode` and `degraded_reason`), and until search answers in hybrid mode (the
-   index built). Targets: `/healthz` and the first chapter read each within 5 s.
+   first search answers (and with what `mode` and `degraded_reason`), and until search answers in hybrid
+   mode (the index built). Targets: `/healthz` and the first chapter read each within 5 s.
 2. 100 distinct searches (each query embedded by the model), then the server's resident memory (VmRSS
    and peak VmHWM from /proc). For the ratio, a bare Starlette app (bench/bare_app.py) serving one
    chapter document, under uvicorn in the same run, is measured the same way after 100 requests.
