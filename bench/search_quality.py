@@ -7,7 +7,8 @@ embeddings in embedded Qdrant, the configured fusion), runs the 300 test claims,
 Recall@100 and MRR@10 for BM25 alone, embeddings alone, hybrid and hybrid with the other fusion method,
 then embeddings and hybrid again with queries embedded by the int8 query model (the `*_int8q` rows: the
 product's default, `embedding_query_precision`), the build throughput, the CPU of a query's embedding and
-the p50/p95 latency of a hybrid search with each query model, and the peak RSS. The last line is one JSON object. Passage embeddings are cached under data/bench/ keyed by the
+the p50/p95 latency of a hybrid search with each query model, and the peak RSS. The last line is one
+JSON object. Passage embeddings are cached under data/bench/ keyed by the
 model's sha256, so only the first run pays for embedding the corpus; the live build rate is measured on
 an evenly spaced sample every time (--build-sample), against the bare model embedding the same texts in
 one call (the same MiniLMEmbedder), in the same run. --sweep adds a grid over fusion methods, weights,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from sqlalchemy import inspect
 
+from companion.config import Settings
 from companion.db import Base
+from companion.migrations import alembic_config, pending_migrations, shipped_heads, upgrade_to_head
 
 
 async def test_autogenerate_finds_nothing(app: FastAPI) -> None:
@@ -36,3 +42,23 @@ async def test_constraints_exist(app: FastAPI) -> None:
     assert "uq_quiz_attempts_user_quiz_number" in found["uniques"]
     assert found["indexes"]["uq_learning_path_recommendations_one_active"]["unique"]
     assert found["fks"][0]["options"].get("ondelete") == "CASCADE"
+
+
+def test_the_heads_read_from_the_files_are_alembics() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert shipped_heads() == set(script.get_heads())
+
+
+def test_a_migrated_database_has_nothing_pending(settings: Settings) -> None:
+    assert pending_migrations(settings.resolved_database_url) == []
+
+
+def test_pending_migrations_of_a_fresh_and_a_behind_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    script = ScriptDirectory.from_config(alembic_config(url))
+    everything = [revision.revision for revision in reversed(list(script.walk_revisions()))]
+    assert pending_migrations(url) == everything
+    command.upgrade(alembic_config(url), everything[1])
+    assert pending_migrations(url) == everything[2:]
+    upgrade_to_head(url)
+    assert pending_migrations(url) == []

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -61,6 +60,8 @@ def create_access_token(
     scopes: list[str] | None = None,
 ) -> tuple[str, datetime]:
     """A signed access token and its expiry."""
+    import jwt  # PyJWT loads `cryptography` (~60 modules): on the first token, not at start
+
     now = datetime.now(UTC)
     expires_at = now + lifetime
     claims: dict[str, Any] = {
@@ -113,6 +114,8 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> AccessCla
 
 
 def _verify_access_token(token: str, *, secret: str, algorithm: str) -> AccessClaims:
+    import jwt  # PyJWT loads `cryptography` (~60 modules): on the first token, not at start
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token, secret, algorithms=[algorithm], options={"require": ["exp", "sub"]}

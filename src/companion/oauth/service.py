@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-import jwt
 from pydantic import AnyUrl
 from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +87,8 @@ async def get_client(session: AsyncSession, client_id: str) -> OAuthClientInform
 
 def sign_authorization_request(*, client_id: str, params: AuthorizationParams, settings: Settings) -> str:
     """The authorization request as a short-lived signed token, carried by the consent page."""
+    import jwt  # PyJWT loads `cryptography` (~60 modules): on the first token, not at start
+
     claims = {
         "type": "oauth_request",
         "client_id": client_id,
@@ -99,6 +100,7 @@ def sign_authorization_request(*, client_id: str, params: AuthorizationParams, s
 
 def read_authorization_request(token: str, *, settings: Settings) -> PendingAuthorization:
     """The authorization request behind a consent-page token; expired or forged ones are refused."""
+    import jwt  # PyJWT loads `cryptography` (~60 modules): on the first token, not at start
     from mcp.server.auth.provider import AuthorizationParams  # the SDK: imported on first use, not at start
 
     try:
