@@ -70,7 +70,13 @@ def snippet(text: str, terms: set[str], *, length: int = SNIPPET_WORDS) -> str:
 
 def _wanted_words(joined: str, terms: set[str]) -> dict[str, str]:
     """The distinct words of a lower-cased text (split as by `tokenize`) stemming to a term, with the stem."""
-    return {word: stem for word, stem in stem_words(set(split_words(joined))).items() if stem in terms}
+    # The English stemmer changes only a word's ending, never its first letter (true of all 38,000 words
+    # of SciFact and the shipped books): only words starting as a term does are worth stemming.
+    initials = "".join(sorted({term[0] for term in terms}))
+    if not initials:
+        return {}
+    candidates = set(re.findall(rf"\b(?=[{re.escape(initials)}])\w\w+\b", joined))
+    return {word: stem for word, stem in stem_words(candidates).items() if stem in terms}
 
 
 def _matched_terms(joined: str, wanted: dict[str, str]) -> dict[int, set[str]]:
