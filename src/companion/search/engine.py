@@ -355,8 +355,9 @@ class HybridIndex:
         limit = min(limit, len(scores))
         best = np.argpartition(-scores, limit - 1)[:limit]
         best = best[np.argsort(-scores[best], kind="stable")]
+        best = best[np.isfinite(scores[best])]
         ids = state.lexical.ids
-        return [(ids[row], float(scores[row])) for row in best if np.isfinite(scores[row])]
+        return list(zip([ids[row] for row in best.tolist()], scores[best].tolist(), strict=True))
 
     def _semantic_unavailable_reason(self, state: _State) -> str | None:
         if self.embedder is None:

@@ -154,8 +154,6 @@ class LexicalIndex:
             [query_tokens], k=min(k, len(self.ids)), weight_mask=weight_mask, show_progress=False
         )
         # bm25s fills the k slots with zero-score passages (and masked-out ones score zero).
-        return [
-            (self.ids[int(position)], float(score))
-            for position, score in zip(documents[0], scores[0], strict=True)
-            if score > 0
-        ]
+        found = scores[0] > 0
+        positions, kept = documents[0][found].tolist(), scores[0][found].tolist()
+        return [(self.ids[position], score) for position, score in zip(positions, kept, strict=True)]
