@@ -1,6 +1,7 @@
 """Search at book scale: a 724-file Docusaurus book built from SciFact abstracts, indexed and served.
 
     .venv/bin/python bench/book_scale.py [--files 724] [--bare-sample 1500] [--port N] [--keep DIR]
+    .venv/bin/python bench/book_scale.py --serve-only DIR
 
 The book is generated reproducibly in a temporary folder from ../shared/data/scifact: the 5,183
 abstracts in corpus order, about 7 per page (each a `##` section), pages in module folders with
@@ -13,8 +14,12 @@ figure printed beside its target:
    sample of the same passages in one call, in the same run);
 2. a rebuild with nothing changed; then a rebuild after one sentence changed (passages embedded, time,
    data dir size), and the size once superseded versions are collected;
-3. serving, in a `uvicorn` subprocess on that data dir: p50/p95 of `GET /api/v1/search` for distinct
-   SciFact claims from 1 client and from 8 concurrent clients, and the server's RSS after the searches.
+3. serving, in a `uvicorn` subprocess on that data dir, with one process and then with two workers
+   (`--workers 2`, one per core here): p50/p95 of `GET /api/v1/search` for distinct SciFact claims from
+   1 client and from 8 concurrent clients, then the server's RSS (summed over its processes) and its
+   CPU per search.
+
+`--serve-only DIR` measures only step 3, on a folder an earlier run kept with `--keep DIR`.
 
 The last line printed is one JSON object.
 """
@@ -215,14 +220,42 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     return {"requests": len(ordered), "p50_ms": round(pick(0.5), 1), "p95_ms": round(pick(0.95), 1)}
 
 
-def _serve(settings: Settings, claims: list[str], port: int | None = None) -> dict[str, Any]:
-    """Serve the data dir with uvicorn; search from 1 then 8 clients; the server's RSS afterwards."""
+def _processes(pid: int) -> list[int]:
+    """A server process and its workers (uvicorn's `--workers` children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kib(pids: list[int]) -> int:
+    """The summed resident memory of these processes."""
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+    return total
+
+
+def _serve(
+    settings: Settings, claims: list[str], port: int | None = None, workers: int = 1
+) -> dict[str, Any]:
+    """Serve the data dir with uvicorn; search from 1 then 8 clients; the server's RSS and CPU afterwards."""
     port = port or _free_port()
     env = {**os.environ, "COMPANION_DATA_DIR": str(settings.data_dir), "COMPANION_LOG_LEVEL": "WARNING"}
     for name in ("COMPANION_DATABASE_URL", "COMPANION_REDIS_URL", "COMPANION_QDRANT_URL"):
         env.pop(name, None)
     command = [sys.executable, "-m", "uvicorn", "--factory", "companion.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}"
     modes: set[str] = set()
@@ -248,8 +281,10 @@ def _serve(settings: Settings, claims: list[str], port: int | None = None) -> di
                 raise SystemExit("the server did not come up")
             time.sleep(0.3)
         with httpx.Client(base_url=base_url, timeout=60) as client:
-            for query in ("warm-up one", "warm-up two", "warm-up three"):
+            for query in ("warm-up one", "warm-up two", "warm-up three", "warm-up four", "warm-up five"):
                 timed(client, query)
+            pids = _processes(server.pid)
+            cpu_before = _cpu_s(pids)
             single = [timed(client, query) for query in claims[:SINGLE_CLIENT_SEARCHES]]
         rest = claims[SINGLE_CLIENT_SEARCHES:]
 
@@ -259,8 +294,8 @@ def _serve(settings: Settings, claims: list[str], port: int | None = None) -> di
 
         with ThreadPoolExecutor(CONCURRENT_CLIENTS) as pool:
             concurrent = [ms for batch in pool.map(one_client, range(CONCURRENT_CLIENTS)) for ms in batch]
-        status = Path(f"/proc/{server.pid}/status").read_text()
-        rss_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+        cpu_ms = (_cpu_s(pids) - cpu_before) * 1000 / (len(single) + len(concurrent))
+        rss_kib = _rss_kib(pids)
     finally:
         server.terminate()
         server.wait()
@@ -269,7 +304,26 @@ def _serve(settings: Settings, claims: list[str], port: int | None = None) -> di
         "single_client": _percentiles(single),
         "concurrent_8": _percentiles(concurrent),
         "server_rss_mb": round(rss_kib / 1024),
+        "server_cpu_ms_per_search": round(cpu_ms, 1),
+        "workers": workers,
     }
+
+
+def _report_serving(results: dict[str, Any], settings: Settings, options: argparse.Namespace) -> None:
+    """Serve with one process, then with two workers (one per core here); print and keep the figures."""
+    claims = _claims(options.data)
+    for workers, key in ((1, "serving"), (2, "serving_2_workers")):
+        results[key] = serving = _serve(settings, claims, options.port, workers=workers)
+        single, concurrent = serving["single_client"], serving["concurrent_8"]
+        print(f"serving, {workers} process{'es' if workers > 1 else ''} ({', '.join(serving['modes'])}):")
+        print(f"  1 client:  p50 {single['p50_ms']} ms, p95 {single['p95_ms']} ms (target p95 <= 30 ms)")
+        print(
+            f"  8 clients: p50 {concurrent['p50_ms']} ms, p95 {concurrent['p95_ms']} ms (target p95 <= 50 ms)"
+        )
+        print(
+            f"  after {len(claims)} searches: server RSS {serving['server_rss_mb']} MB (target <= 400 MB), "
+            f"server CPU {serving['server_cpu_ms_per_search']} ms per search"
+        )
 
 
 def main() -> None:
@@ -284,14 +338,24 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="an empty folder to work in and keep (book, data dir)"
     )
+    parser.add_argument(
+        "--serve-only", type=Path, default=None, help="a folder kept by --keep: only measure serving it"
+    )
     options = parser.parse_args()
+    if options.serve_only is not None:
+        results: dict[str, Any] = {"bench": "book_scale", "serve_only": str(options.serve_only)}
+        data_dir = options.serve_only / "data"
+        _report_serving(results, Settings(data_dir=data_dir, _env_file=None), options)  # type: ignore[call-arg]
+        results["load_average_1m"] = round(os.getloadavg()[0], 2)
+        print(json.dumps(results))
+        return
 
     if options.keep is not None:
         options.keep.mkdir(parents=True, exist_ok=True)
         if any(options.keep.iterdir()):
             raise SystemExit(f"{options.keep} is not empty")
     work = options.keep or Path(tempfile.mkdtemp(prefix="companion-book-bench-"))
-    results: dict[str, Any] = {"bench": "book_scale", "files": options.files, "cpus": os.cpu_count()}
+    results = {"bench": "book_scale", "files": options.files, "cpus": os.cpu_count()}
     try:
         book = work / COURSE
         results["words"] = generate_book(book, files=options.files, data=options.data)
@@ -327,17 +391,7 @@ def main() -> None:
             f"{rebuilds['data_dir_mb_before']} -> {rebuilds['data_dir_mb_after_edit']} MB, "
             f"{rebuilds['data_dir_mb_after_collection']} MB once superseded versions are collected"
         )
-        results["serving"] = serving = _serve(settings, _claims(options.data), options.port)
-        single, concurrent = serving["single_client"], serving["concurrent_8"]
-        print(f"serving ({', '.join(serving['modes'])}):")
-        print(f"  1 client:  p50 {single['p50_ms']} ms, p95 {single['p95_ms']} ms (target p95 <= 30 ms)")
-        print(
-            f"  8 clients: p50 {concurrent['p50_ms']} ms, p95 {concurrent['p95_ms']} ms (target p95 <= 50 ms)"
-        )
-        print(
-            f"  server RSS after {len(_claims(options.data))} searches: {serving['server_rss_mb']} MB "
-            "(target <= 400 MB)"
-        )
+        _report_serving(results, settings, options)
         results["load_average_1m"] = round(os.getloadavg()[0], 2)
     finally:
         if options.keep is None:

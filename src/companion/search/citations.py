@@ -75,7 +75,7 @@ def _wanted_words(joined: str, terms: set[str]) -> dict[str, str]:
     initials = "".join(sorted({term[0] for term in terms}))
     if not initials:
         return {}
-    candidates = set(re.findall(rf"\b(?=[{re.escape(initials)}])\w\w+\b", joined))
+    candidates = set(re.findall(rf"(?<!\w)[{re.escape(initials)}]\w+", joined))
     return {word: stem for word, stem in stem_words(candidates).items() if stem in terms}
 
 

@@ -150,10 +150,15 @@ class LexicalIndex:
             if not mask.any():
                 return []
             weight_mask = mask.astype(np.float32)
-        documents, scores = self._retriever.retrieve(
-            [query_tokens], k=min(k, len(self.ids)), weight_mask=weight_mask, show_progress=False
+        # `BM25.retrieve` costs 0.5 ms a query on a book, mostly a partition of all scores around the
+        # k-th largest, slow when most are zero; only the passages sharing a term with the query (the
+        # others score zero, as do masked-out ones) are ranked here, in 0.1 ms.
+        scores = self._retriever.get_scores(query_tokens, weight_mask=weight_mask)
+        matching = np.flatnonzero(scores > 0)
+        if len(matching) > k:
+            matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
+        # Best first; equal scores in passage order.
+        best = matching[np.lexsort((matching, -scores[matching]))]
+        return list(
+            zip([self.ids[position] for position in best.tolist()], scores[best].tolist(), strict=True)
         )
-        # bm25s fills the k slots with zero-score passages (and masked-out ones score zero).
-        found = scores[0] > 0
-        positions, kept = documents[0][found].tolist(), scores[0][found].tolist()
-        return [(self.ids[position], score) for position, score in zip(positions, kept, strict=True)]
