@@ -123,10 +123,35 @@ async def test_a_search_embeds_queries_with_its_query_model_and_passages_with_th
     assert queries.embedded == ["What is a token?"]
 
 
-def test_a_server_loads_the_passages_model_only_when_it_builds(tmp_path: Path) -> None:
-    search = CourseSearch.open(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+def test_a_restarted_server_loads_only_the_query_model(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    load_query_embedder(settings)  # a first start saved it
+
+    search = CourseSearch.open(settings)
     try:
-        assert search.build_in_child and search._passage_embedder is None
+        assert search.build_in_child and not search.query_model_pending
+        assert search._passage_embedder is None  # loaded only by a process that builds
         assert search.passage_embedder().name == embeddings.MINILM_NAME
+    finally:
+        search.close()
+
+
+async def test_a_first_start_embeds_queries_exactly_until_the_query_model_is_derived(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    search = CourseSearch.open(settings)
+    try:
+        assert search.query_model_pending and search.embedder is not None
+        exact = search.embedder.inner
+        assert exact is search._passage_embedder  # nothing derived yet: no wait for it at start
+
+        await search.start([])
+        await search.wait_for_builds()
+
+        assert not search.query_model_pending and search.embedder.inner is not exact
+        assert search._passage_embedder is None  # builds run in child processes: the exact model went
+        fast = load_query_embedder(settings, derive=False)
+        assert fast is not None
+        query = ["How does a ROS 2 service differ from a topic?"]
+        assert np.array_equal(search.embedder.embed(query), fast.embed(query))
     finally:
         search.close()

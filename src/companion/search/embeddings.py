@@ -339,13 +339,22 @@ def load_embedder(settings: Settings) -> Embedder | None:
     return MiniLMEmbedder(files=_shipped_with(model), threads=settings.embedding_threads)
 
 
-def load_query_embedder(settings: Settings) -> Embedder | None:
-    """The embedder for queries when it is not the passages' one (the int8 MiniLM), else None."""
-    if (
-        settings.embedding_provider != "minilm"
-        or settings.embedding_model_dir
-        or settings.embedding_query_precision != "int8"
-    ):
+def wants_query_model(settings: Settings) -> bool:
+    """Whether queries should be embedded by the int8 derivative of the shipped MiniLM."""
+    return (
+        settings.embedding_provider == "minilm"
+        and not settings.embedding_model_dir
+        and settings.embedding_query_precision == "int8"
+    )
+
+
+def load_query_embedder(settings: Settings, *, derive: bool = True) -> Embedder | None:
+    """The embedder for queries when it is not the passages' one (the int8 MiniLM), else None.
+
+    Without `derive`, only a query model already saved in the data dir is loaded (deriving it takes a
+    child process a few seconds).
+    """
+    if not wants_query_model(settings):
         return None
     from companion.search.model_tables import (
         QUERY_MODEL_FILE,
@@ -356,11 +365,12 @@ def load_query_embedder(settings: Settings) -> Embedder | None:
 
     cache_dir = settings.data_dir / "models"
     model = saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256)
-    if model is None:  # written with the rewritten model, by the same child process
-        compact_model_in_child(cache_dir)
+    if model is None and derive:
+        compact_model_in_child(cache_dir, with_queries=True)
         model = saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256)
     if model is None:
-        logger.warning("queries are embedded by the exact model: the int8 query model is unavailable")
+        if derive:
+            logger.warning("queries are embedded by the exact model: the int8 query model is unavailable")
         return None
     # One thread a query: concurrent queries share the cores at less CPU each (a second thread costs
     # about a third more CPU for a short text), at a millisecond or two more for a lone query.

@@ -31,7 +31,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import threading
 import time
@@ -51,6 +50,7 @@ from companion.search.embeddings import (
     QueryVectorCache,
     load_embedder,
     load_query_embedder,
+    wants_query_model,
 )
 from companion.search.engine import (
     BuildReport,
@@ -61,6 +61,7 @@ from companion.search.engine import (
     stored_hashes,
 )
 from companion.search.fusion import FusionConfig
+from companion.search.manifest import IndexManifest, read_manifest, version_key
 from companion.search.vectors import FilterValue, VectorStore, VectorStoreUnavailable, collection_name
 
 logger = logging.getLogger(__name__)
@@ -72,21 +73,6 @@ SUPERSEDED_GRACE_SECONDS = 600.0
 # How long a build waits for another process to release the embedded vector store (another build).
 STORE_WAIT_SECONDS = 3600.0
 BUILD_RETRY_SECONDS = 60.0  # after a failed background build, before a request may start another
-
-
-@dataclass(frozen=True)
-class IndexManifest:
-    """What the last complete build of one course version produced, kept next to its index folder."""
-
-    course_id: str
-    version: str
-    created_at: datetime
-    passages: int
-    mode: SearchMode
-    embedder: str | None
-    degraded_reason: str | None = None
-    built_at: datetime | None = None
-    format: int = 1
 
 
 @dataclass
@@ -118,11 +104,6 @@ class Retrieval:
     hits: list[SearchHit]
     mode: SearchMode
     degraded_reason: str | None
-
-
-def version_key(course_id: str, version: str) -> str:
-    """The name of one course version's index folder and manifest."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{course_id}__{version}")
 
 
 class CourseSearch:
@@ -159,6 +140,9 @@ class CourseSearch:
         self._children: dict[tuple[str, str], ChildBuild] = {}
         self._failed_at: dict[tuple[str, str], float] = {}
         self.retry_seconds = BUILD_RETRY_SECONDS
+        # Set by `open` on a first start: the int8 query model is derived in the background (`start`).
+        self.query_model_pending = False
+        self._query_model_task: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> CourseSearch:
@@ -171,7 +155,7 @@ class CourseSearch:
             reason = "no embedding model is configured"
         else:
             try:
-                query_embedder = load_query_embedder(settings)
+                query_embedder = load_query_embedder(settings, derive=False)
                 if query_embedder is None:
                     embedder = load_embedder(settings)
                 if settings.qdrant_url:
@@ -188,6 +172,9 @@ class CourseSearch:
             unavailable_reason=reason,
         )
         search.build_in_child = search.embedder is not None
+        # A first start has no query model saved: deriving it takes a few seconds, so the exact model
+        # embeds queries until it is ready (`start`).
+        search.query_model_pending = wants_query_model(settings) and embedder is not None
         return search
 
     def close(self) -> None:
@@ -196,6 +183,8 @@ class CourseSearch:
             child.kill()
         for task in self._builds.values():
             task.cancel()
+        if self._query_model_task is not None:
+            self._query_model_task.cancel()
         if self.vectors is not None:
             self.vectors.close()
             self.vectors = None
@@ -208,7 +197,7 @@ class CourseSearch:
 
     def manifest(self, pack: ContentPack) -> IndexManifest | None:
         """The manifest of this course version's last complete build, or None."""
-        return _read_manifest(self._manifest_path(pack))
+        return read_manifest(self._manifest_path(pack))
 
     def is_built(self, pack: ContentPack) -> bool:
         """Whether this course version is fully indexed for the search this process can do."""
@@ -285,6 +274,23 @@ class CourseSearch:
         """Load the indexes of these packs; those not built yet are built in the background."""
         for pack in packs:
             await self.current(pack)
+        if self.query_model_pending and self._query_model_task is None:
+            self._query_model_task = asyncio.create_task(self._switch_to_query_model())
+
+    async def _switch_to_query_model(self) -> None:
+        """Derive and load the int8 query model (in a child process), then embed queries with it."""
+        try:
+            fast = await asyncio.to_thread(load_query_embedder, self.settings)
+        except EmbeddingUnavailable as error:
+            logger.warning("queries stay embedded by the exact model: %s", error.message)
+            return
+        if fast is None or self.embedder is None:
+            return  # why was logged
+        self.embedder.inner = fast  # the same vector space: remembered query vectors stay right
+        self.query_model_pending = False
+        if self.build_in_child:  # this process never embeds passages: the exact model can go
+            with self._passage_embedder_lock:
+                self._passage_embedder = None
 
     async def current(self, pack: ContentPack) -> CourseIndex:
         """The index to search for this pack's course; a new content version is indexed in the background.
@@ -312,8 +318,9 @@ class CourseSearch:
         return entry
 
     async def wait_for_builds(self) -> None:
-        """Wait until the background builds started so far have finished."""
-        await asyncio.gather(*self._builds.values(), return_exceptions=True)
+        """Wait until the background builds (and the query model's loading) started so far have finished."""
+        pending = [*self._builds.values(), *([self._query_model_task] if self._query_model_task else [])]
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _may_build(self, key: tuple[str, str]) -> bool:
         """Whether a background build of this version may start: none running, none failed just now."""
@@ -379,7 +386,7 @@ class CourseSearch:
         """This course's built versions (manifest path and manifest), oldest build first."""
         found = []
         for path in self.settings.search_index_dir.glob(f"*{MANIFEST_SUFFIX}"):
-            manifest = _read_manifest(path)
+            manifest = read_manifest(path)
             if manifest is not None and manifest.course_id == pack.course.id:
                 found.append((path, manifest))
         oldest = datetime.min.replace(tzinfo=UTC)
@@ -487,14 +494,3 @@ class CourseSearch:
         if self.unavailable_reason is not None:
             reason = self.unavailable_reason
         return Retrieval(entry=entry, hits=result.hits, mode=result.mode, degraded_reason=reason)
-
-
-def _read_manifest(path: Path) -> IndexManifest | None:
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    for name in ("created_at", "built_at"):
-        if data.get(name):
-            data[name] = datetime.fromisoformat(data[name])
-    known = {field.name for field in dataclasses.fields(IndexManifest)}
-    return IndexManifest(**{name: value for name, value in data.items() if name in known})

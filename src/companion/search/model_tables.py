@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,25 +91,14 @@ def saved_model(
 
 def compact_model(model: bytes, cache_dir: Path) -> bytes:
     """The rewritten model, read from `cache_dir` or written there once; `model` itself if that fails."""
-    path = Path(cache_dir) / GATHERED_MODEL_FILE
-    saved = saved_model(cache_dir)
-    if saved is not None:
-        return saved
-    try:
-        rewritten = gather_before_dequantising(model)
-    except Exception as error:  # onnx raises its own untyped errors: serve the original model instead
-        logger.warning("embedding model kept as shipped, its tables could not be rewritten: %s", error)
-        return model
-    actual = hashlib.sha256(rewritten).hexdigest()
-    if actual != GATHERED_MODEL_SHA256:
-        logger.warning(
-            "embedding model kept as shipped: its rewrite has sha256 %s, expected %s",
-            actual,
-            GATHERED_MODEL_SHA256,
-        )
-        return model
-    _save(path, rewritten)
-    return rewritten
+    rewritten = _derived(
+        cache_dir,
+        GATHERED_MODEL_FILE,
+        GATHERED_MODEL_SHA256,
+        lambda: gather_before_dequantising(model),
+        failure="embedding model kept as shipped, its tables could not be rewritten",
+    )
+    return model if rewritten is None else rewritten
 
 
 def quantize_for_queries(model: bytes) -> bytes:
@@ -150,23 +140,32 @@ def quantize_for_queries(model: bytes) -> bytes:
 
 def query_model(gathered: bytes, cache_dir: Path) -> bytes | None:
     """The int8 query model, read from `cache_dir` or derived from the gathered model; None if that fails."""
-    saved = saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256)
+    return _derived(
+        cache_dir,
+        QUERY_MODEL_FILE,
+        QUERY_MODEL_SHA256,
+        lambda: quantize_for_queries(gathered),
+        failure="queries embedded by the exact model, the int8 one could not be made",
+    )
+
+
+def _derived(
+    cache_dir: Path, file: str, sha256: str, derive: Callable[[], bytes], *, failure: str
+) -> bytes | None:
+    """A derived model: read from `cache_dir`, else derived, checked against its pin and saved there."""
+    saved = saved_model(cache_dir, file, sha256)
     if saved is not None:
         return saved
     try:
-        derived = quantize_for_queries(gathered)
-    except Exception as error:  # onnx and its quantiser raise untyped errors: queries use the exact model
-        logger.warning("queries embedded by the exact model: the int8 one could not be made: %s", error)
+        derived = derive()
+    except Exception as error:  # onnx and its quantiser raise their own untyped errors
+        logger.warning("%s: %s", failure, error)
         return None
     actual = hashlib.sha256(derived).hexdigest()
-    if actual != QUERY_MODEL_SHA256:
-        logger.warning(
-            "queries embedded by the exact model: the int8 one has sha256 %s, expected %s",
-            actual,
-            QUERY_MODEL_SHA256,
-        )
+    if actual != sha256:
+        logger.warning("%s: the result has sha256 %s, expected %s", failure, actual, sha256)
         return None
-    _save(Path(cache_dir) / QUERY_MODEL_FILE, derived)
+    _save(Path(cache_dir) / file, derived)
     return derived
 
 
@@ -180,15 +179,18 @@ def _save(path: Path, model: bytes) -> None:
         logger.warning("the derived embedding model could not be saved in %s: %s", path.parent, error)
 
 
-def compact_model_in_child(cache_dir: Path) -> bytes | None:
-    """The rewritten model, written to `cache_dir` (with the query model) by a child process when missing.
+def compact_model_in_child(cache_dir: Path, *, with_queries: bool = False) -> bytes | None:
+    """The rewritten model, written to `cache_dir` by a child process when missing; None if that fails.
 
-    None if the rewrite failed; the query model is then read with `saved_model` (None if it failed).
+    `with_queries` has the child derive the query model too (read it with `saved_model`).
     """
     saved = saved_model(cache_dir)
-    if saved is not None and saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256) is not None:
+    if saved is not None and (
+        not with_queries or saved_model(cache_dir, QUERY_MODEL_FILE, QUERY_MODEL_SHA256) is not None
+    ):
         return saved
     command = [sys.executable, "-m", "companion.search.model_tables", str(cache_dir)]
+    command += ["--queries"] if with_queries else []
     try:
         # Not the server's stdout, which may carry a protocol (MCP over stdio).
         subprocess.run(command, check=True, timeout=REWRITE_TIMEOUT_SECONDS, stdout=subprocess.DEVNULL)
@@ -198,7 +200,7 @@ def compact_model_in_child(cache_dir: Path) -> bytes | None:
 
 
 def main() -> None:
-    """Write the rewritten model and the query model into the folder given as the first argument."""
+    """Write the rewritten model (and with `--queries` the query model) into the folder given first."""
     # Imported here: this module is imported by the embeddings module, which the child needs for the
     # shipped model (read and checked against its pinned sha256, so a damaged install is refused).
     from companion.search.embeddings import shipped_model_files
@@ -206,11 +208,12 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The quantiser suggests an optional pre-processing step (not taken: the result is pinned as it is).
     logging.getLogger().addFilter(lambda record: "pre-processing" not in record.getMessage())
-    cache_dir = Path(sys.argv[1])
+    cache_dir, with_queries = Path(sys.argv[1]), "--queries" in sys.argv[2:]
     gathered = compact_model(shipped_model_files().model, cache_dir)
-    queries = query_model(gathered, cache_dir) if saved_model(cache_dir) is not None else None
-    if queries is None:
+    if saved_model(cache_dir) is None:
         raise SystemExit(1)  # why was logged
+    if with_queries and query_model(gathered, cache_dir) is None:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
