@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import threading
@@ -13,6 +14,9 @@ import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+
+# bm25s sets its logger to DEBUG when imported, so its progress notes reached every server's log.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 IDS_FILE = "ids.json"
 # bm25s.tokenize's defaults (scikit-learn's CountVectorizer pattern, NLTK's English stopwords), applied
