@@ -31,7 +31,6 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import cpu_seconds, free_port
 
 from companion.config import Settings
 from companion.content import publishing
@@ -208,12 +208,6 @@ def _rebuilds(settings: Settings, book: Path) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _percentiles(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     pick = lambda share: ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]  # noqa: E731
@@ -228,11 +222,7 @@ def _processes(pid: int) -> list[int]:
 
 def _cpu_s(pids: list[int]) -> float:
     """User + system CPU seconds of these processes."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _rss_kib(pids: list[int]) -> int:
@@ -248,7 +238,7 @@ def _serve(
     settings: Settings, claims: list[str], port: int | None = None, workers: int = 1
 ) -> dict[str, Any]:
     """Serve the data dir with uvicorn; search from 1 then 8 clients; the server's RSS and CPU afterwards."""
-    port = port or _free_port()
+    port = port or free_port()
     env = {**os.environ, "COMPANION_DATA_DIR": str(settings.data_dir), "COMPANION_LOG_LEVEL": "WARNING"}
     for name in ("COMPANION_DATABASE_URL", "COMPANION_REDIS_URL", "COMPANION_QDRANT_URL"):
         env.pop(name, None)

@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from api_load import _ms, _start, _wait_until_up
-from harness import free_port, learner, prepare_data_dir, reset_stores
+from harness import cpu_seconds, free_port, learner, prepare_data_dir, reset_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMIT_PATH = "/api/v1/courses/genai-fundamentals/quizzes/01-quiz/submit"
@@ -84,18 +84,12 @@ def _post(url: str, body: dict[str, object], token: str | None = None) -> tuple[
         return response.status, response.read()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _wrk(url: str, script: Path, learners: int, seconds: int, pid: int) -> dict[str, float]:
     threads = f"-t{learners}"  # one thread per connection, so each connection keeps one learner
     command = ["wrk", threads, f"-c{learners}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s"]
-    cpu_before = _cpu_seconds(pid)
+    cpu_before = cpu_seconds(pid)
     output = subprocess.run([*command, str(script), url], capture_output=True, text=True, check=True).stdout
-    cpu = _cpu_seconds(pid) - cpu_before
+    cpu = cpu_seconds(pid) - cpu_before
     completed = re.search(r"(\d+) requests in", output)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))

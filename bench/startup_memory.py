@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+from harness import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = "genai-fundamentals"
@@ -81,12 +82,6 @@ def _children_peak_mib(pid: int) -> float:
     return max(peaks)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time the process has used (user + system): steadier than wall time on a busy machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
-
-
 def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,12 +110,12 @@ def _start_up(client: httpx.Client, server: subprocess.Popen[bytes], started: fl
     figures: dict[str, object] = {}
     _wait_for(f"{client.base_url}/healthz", server, timeout=600)
     figures["healthz_s"] = round(time.monotonic() - started, 2)
-    figures["healthz_cpu_s"] = _cpu_seconds(server.pid)
+    figures["healthz_cpu_s"] = round(cpu_seconds(server.pid), 2)
     chapter = client.get(CHAPTER_PATH)
     if chapter.status_code != 200:
         raise SystemExit(f"the free chapter read failed right after /healthz: {chapter.status_code}")
     figures["chapter_s"] = round(time.monotonic() - started, 2)
-    figures["chapter_cpu_s"] = _cpu_seconds(server.pid)
+    figures["chapter_cpu_s"] = round(cpu_seconds(server.pid), 2)
     figures["readyz_at_healthz"] = client.get("/readyz").json()
     deadline = time.monotonic() + 900
     child_peak = 0.0
@@ -190,11 +185,11 @@ def _restart(env: dict[str, str], port: int) -> dict[str, object]:
             _wait_for(f"{client.base_url}/healthz", server, timeout=600)
             figures: dict[str, object] = {
                 "healthz_s": round(time.monotonic() - started, 2),
-                "healthz_cpu_s": _cpu_seconds(server.pid),
+                "healthz_cpu_s": round(cpu_seconds(server.pid), 2),
             }
             client.get(CHAPTER_PATH).raise_for_status()
             figures["chapter_s"] = round(time.monotonic() - started, 2)
-            figures["chapter_cpu_s"] = _cpu_seconds(server.pid)
+            figures["chapter_cpu_s"] = round(cpu_seconds(server.pid), 2)
             queries = [f"{ask} {topic}" for ask in ASKS for topic in TOPICS][:SEARCHES]
             modes = set()
             for query in queries:
