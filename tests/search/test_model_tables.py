@@ -123,7 +123,7 @@ async def test_a_search_embeds_queries_with_its_query_model_and_passages_with_th
     assert queries.embedded == ["What is a token?"]
 
 
-def test_a_restarted_server_loads_only_the_query_model(tmp_path: Path) -> None:
+def test_a_restarted_server_loads_only_the_query_model_and_a_build_only_the_exact_one(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
     load_query_embedder(settings)  # a first start saved it
 
@@ -134,6 +134,12 @@ def test_a_restarted_server_loads_only_the_query_model(tmp_path: Path) -> None:
         assert search.passage_embedder().name == embeddings.MINILM_NAME
     finally:
         search.close()
+
+    builder = CourseSearch.open(settings, searching=False)  # `companion index build`, a build child
+    try:
+        assert builder.embedder is not None and builder.embedder.inner is builder._passage_embedder
+    finally:
+        builder.close()
 
 
 async def test_a_first_start_embeds_queries_exactly_until_the_query_model_is_derived(tmp_path: Path) -> None:

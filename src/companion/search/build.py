@@ -75,7 +75,7 @@ def build_indexes(
     bar: bool = False,
 ) -> list[BuildReport]:
     """Index these course versions now (blocking), showing progress: a bar on stdout when `bar`."""
-    search = CourseSearch.open(settings)
+    search = CourseSearch.open(settings, searching=False)  # a build embeds passages only
     reports = []
     try:
         if search.unavailable_reason:

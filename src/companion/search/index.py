@@ -145,8 +145,11 @@ class CourseSearch:
         self._query_model_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> CourseSearch:
-        """Load the embedder (blocking) and connect to a Qdrant server if one is configured."""
+    def open(cls, settings: Settings, *, searching: bool = True) -> CourseSearch:
+        """Load the embedder (blocking) and connect to a Qdrant server if one is configured.
+
+        A process that only builds (`searching=False`) loads the passages' model alone.
+        """
         vectors: VectorStore | None = None
         embedder: Embedder | None = None
         query_embedder: Embedder | None = None
@@ -155,7 +158,7 @@ class CourseSearch:
             reason = "no embedding model is configured"
         else:
             try:
-                query_embedder = load_query_embedder(settings, derive=False)
+                query_embedder = load_query_embedder(settings, derive=False) if searching else None
                 if query_embedder is None:
                     embedder = load_embedder(settings)
                 if settings.qdrant_url:
@@ -174,7 +177,7 @@ class CourseSearch:
         search.build_in_child = search.embedder is not None
         # A first start has no query model saved: deriving it takes a few seconds, so the exact model
         # embeds queries until it is ready (`start`).
-        search.query_model_pending = wants_query_model(settings) and embedder is not None
+        search.query_model_pending = searching and wants_query_model(settings) and embedder is not None
         return search
 
     def close(self) -> None:
